@@ -1,0 +1,2 @@
+// Package value implements Firestore's value semantics: ordering, equality, field paths, transforms and sizes.
+package value
