@@ -1,0 +1,267 @@
+package txn
+
+import (
+	"bytes"
+	"context"
+	"sort"
+
+	"github.com/tally-dev/tally/emulator/resource"
+	"github.com/tally-dev/tally/emulator/storage"
+)
+
+// CommitResult is the outcome of a Commit.
+type CommitResult struct {
+	CommitTime int64
+	Results    []WriteResult
+}
+
+// Commit applies writes atomically, inside transaction txnID when it is non-empty. It returns only
+// once the writes are durable. Either every write applies or none does.
+func (e *Engine) Commit(ctx context.Context, db resource.Database, txnID []byte, writes []Write) (*CommitResult, error) {
+	var t *Txn
+	if len(txnID) > 0 {
+		var err error
+		if t, err = e.lookup(db, txnID); err != nil {
+			return nil, err
+		}
+		if t.readOnly {
+			e.finish(t, true)
+			if len(writes) > 0 {
+				return nil, errorf(KindInvalidArgument, "a read-only transaction cannot write")
+			}
+			return &CommitResult{CommitTime: e.currentReadTime()}, nil
+		}
+	}
+	res, _, err := e.sequence(ctx, db, t, writes, true)
+	return res, err
+}
+
+// BatchWrite applies writes independently: each succeeds or fails on its own, and the successful
+// ones share one commit time. errs[i] is the failure of writes[i], or nil.
+func (e *Engine) BatchWrite(ctx context.Context, db resource.Database, writes []Write) (*CommitResult, []error, error) {
+	return e.sequence(ctx, db, nil, writes, false)
+}
+
+// sequence runs a commit through the sequencer and waits until it is durable. With atomic, any
+// failing write fails the whole commit; otherwise failures are reported per write.
+func (e *Engine) sequence(ctx context.Context, db resource.Database, t *Txn, writes []Write, atomic bool) (*CommitResult, []error, error) {
+	committed := false
+	defer func() {
+		if t != nil {
+			e.finish(t, committed)
+		}
+	}()
+	if err := e.awaitWriteLocks(ctx, db, t, writes); err != nil {
+		return nil, nil, err
+	}
+	if t != nil {
+		e.lockMu.Lock()
+		aborted := t.state == stateAborted
+		if !aborted {
+			t.state = stateCommitting
+		}
+		e.lockMu.Unlock()
+		if aborted {
+			return nil, nil, t.abortError()
+		}
+	}
+
+	e.seqMu.Lock()
+	if e.failure != nil {
+		err := e.failure
+		e.seqMu.Unlock()
+		return nil, nil, err
+	}
+	if t != nil {
+		if err := e.validateLocked(ctx, db, t); err != nil {
+			e.seqMu.Unlock()
+			return nil, nil, err
+		}
+	}
+	commitTime := e.nextCommitTimeLocked()
+	staged, results, errs, err := e.stageLocked(db, writes, commitTime, atomic)
+	if err != nil {
+		e.seqMu.Unlock()
+		return nil, nil, err
+	}
+	batch := &storage.Batch{CommitTime: commitTime}
+	for _, s := range staged {
+		batch.Writes = append(batch.Writes, storage.Write{DB: db, Path: s.next.Path, Prev: s.prev, Next: *s.next})
+	}
+	// Even a commit that changes nothing waits for the batches before it: what it read or
+	// confirmed may come from them, and it must not be acknowledged before they are durable.
+	wait := e.lastTicket
+	if len(batch.Writes) > 0 {
+		wait = e.store.Submit(batch)
+		e.lastTicket = wait
+		for _, s := range staged {
+			e.pending[s.key] = pendingVersion{version: s.next, ticket: wait}
+		}
+	}
+	e.seqMu.Unlock()
+	committed = true
+	if t != nil {
+		// Release locks now: whoever takes them next waits for this batch before reading.
+		e.finish(t, true)
+		t = nil
+	}
+
+	if wait != nil {
+		// The batch is on its way to disk; wait for it even if the caller gave up, so that the
+		// pending entries are cleaned up and the engine learns about storage failures.
+		if err := waitTicket(context.WithoutCancel(ctx), wait); err != nil {
+			e.fail(err)
+			return nil, nil, err
+		}
+		if len(batch.Writes) > 0 {
+			e.clearPending(staged, wait)
+		}
+	}
+	return &CommitResult{CommitTime: commitTime, Results: results}, errs, nil
+}
+
+// awaitWriteLocks waits until no other transaction holds a document about to be written.
+func (e *Engine) awaitWriteLocks(ctx context.Context, db resource.Database, t *Txn, writes []Write) error {
+	keys := make([]string, 0, len(writes))
+	for i := range writes {
+		keys = append(keys, docKey(db, writes[i].Path))
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		if i > 0 && keys[i-1] == k {
+			continue
+		}
+		if err := e.awaitUnlocked(ctx, t, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateLocked checks that nothing t read has changed since: the documents it read still have
+// the versions it saw, and the queries it ran still return the same results. Caller holds seqMu.
+func (e *Engine) validateLocked(ctx context.Context, db resource.Database, t *Txn) error {
+	t.mu.Lock()
+	reads := t.reads
+	queries := t.queries
+	t.mu.Unlock()
+	for _, o := range reads {
+		cur, err := e.latestLocked(o.db, o.path)
+		if err != nil {
+			return err
+		}
+		var ut int64
+		if cur != nil {
+			ut = cur.UpdateTime
+		}
+		if ut != o.updateTime {
+			return errorf(KindAborted, "transaction aborted: %s changed after the transaction read it; retry it",
+				o.db.DocumentName(o.path))
+		}
+	}
+	if len(queries) == 0 {
+		return nil
+	}
+	// Re-run the queries over the newest state. Everything sequenced must be durable first; new
+	// commits cannot be sequenced meanwhile because the caller holds seqMu.
+	if e.lastTicket != nil {
+		if err := waitTicket(context.WithoutCancel(ctx), e.lastTicket); err != nil {
+			return err
+		}
+	}
+	snap := e.store.Snapshot(db, e.store.DurableTime())
+	for _, q := range queries {
+		digest, err := q.rerun(ctx, snap)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(digest, q.digest) {
+			return errorf(KindAborted, "transaction aborted: the result of a query it ran has changed; retry it")
+		}
+	}
+	return nil
+}
+
+// stagedWrite is a document's state while a commit is being applied.
+type stagedWrite struct {
+	key     string
+	prev    *storage.Version // newest version before this commit (may be a tombstone or nil)
+	next    *storage.Version // state after the writes so far
+	changed bool
+}
+
+// stageLocked applies writes in order on top of the newest state. It returns the documents that
+// changed, in first-write order. Caller holds seqMu.
+func (e *Engine) stageLocked(db resource.Database, writes []Write, commitTime int64, atomic bool) ([]*stagedWrite, []WriteResult, []error, error) {
+	results := make([]WriteResult, len(writes))
+	var errs []error
+	if !atomic {
+		errs = make([]error, len(writes))
+	}
+	byKey := map[string]*stagedWrite{}
+	var order []*stagedWrite
+	for i := range writes {
+		w := &writes[i]
+		key := docKey(db, w.Path)
+		s, ok := byKey[key]
+		if !ok {
+			prev, err := e.latestLocked(db, w.Path)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			s = &stagedWrite{key: key, prev: prev, next: prev}
+			byKey[key] = s
+		}
+		next, changed, res, err := applyWrite(db, w, s.next, commitTime)
+		if err != nil {
+			if atomic {
+				return nil, nil, nil, err
+			}
+			errs[i] = err
+			continue
+		}
+		results[i] = res
+		if changed {
+			if !s.changed {
+				s.changed = true
+				order = append(order, s)
+			}
+			s.next = next
+		}
+	}
+	return order, results, errs, nil
+}
+
+// latestLocked returns the newest version of a document, including one not yet durable. Caller
+// holds seqMu.
+func (e *Engine) latestLocked(db resource.Database, path []string) (*storage.Version, error) {
+	if p, ok := e.pending[docKey(db, path)]; ok {
+		return p.version, nil
+	}
+	v, err := e.store.Latest(db, path)
+	if err != nil {
+		return nil, errorf(KindInternal, "reading %s: %v", db.DocumentName(path), err)
+	}
+	return v, nil
+}
+
+func (e *Engine) clearPending(staged []*stagedWrite, ticket *storage.Ticket) {
+	e.seqMu.Lock()
+	defer e.seqMu.Unlock()
+	for _, s := range staged {
+		if p, ok := e.pending[s.key]; ok && p.ticket == ticket {
+			delete(e.pending, s.key)
+		}
+	}
+}
+
+// fail records a storage failure; from then on the engine refuses writes, because it can no longer
+// tell what is durable.
+func (e *Engine) fail(err error) {
+	e.seqMu.Lock()
+	defer e.seqMu.Unlock()
+	if e.failure == nil {
+		e.failure = err
+		e.opts.Logger.Error("storage failed; refusing further writes", "err", err)
+	}
+}
