@@ -1,0 +1,36 @@
+// Package server is the emulator's gRPC surface: it validates google.firestore.v1 requests,
+// calls the transaction engine and the query engine, and turns their errors into statuses.
+package server
+
+import (
+	"log/slog"
+
+	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
+
+	"github.com/tally-dev/tally/emulator/txn"
+)
+
+// Server implements google.firestore.v1.Firestore. RPCs it does not implement (Listen, Write,
+// PartitionQuery, ExecutePipeline) answer UNIMPLEMENTED.
+type Server struct {
+	pb.UnimplementedFirestoreServer
+	engine *txn.Engine
+	log    *slog.Logger
+}
+
+var _ pb.FirestoreServer = (*Server)(nil)
+
+// Options configure a Server.
+type Options struct {
+	Engine *txn.Engine
+	Logger *slog.Logger // nil = discard
+}
+
+// New returns a Server over opts.Engine.
+func New(opts Options) *Server {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{engine: opts.Engine, log: log}
+}
