@@ -1,0 +1,94 @@
+// Package emulator runs a durable Firestore emulator in-process: storage, transaction engine and
+// google.firestore.v1 gRPC server, listening on a loopback address.
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
+	"google.golang.org/grpc"
+
+	"github.com/tally-dev/tally/emulator/server"
+	"github.com/tally-dev/tally/emulator/storage"
+	"github.com/tally-dev/tally/emulator/txn"
+)
+
+// Options configure an emulator.
+type Options struct {
+	// DataDir holds the durable data. Required unless InMemory.
+	DataDir string
+	// InMemory keeps everything in memory: fast, and lost on exit.
+	InMemory bool
+	// Addr is the TCP address to listen on; default "127.0.0.1:0" (a free loopback port).
+	Addr string
+	// Listener, when set, is used instead of listening on Addr (e.g. a bufconn listener).
+	Listener net.Listener
+	Logger   *slog.Logger
+	// VersionRetention is how far back reads at a read_time may go; default 1h.
+	VersionRetention time.Duration
+}
+
+// Emulator is a running emulator.
+type Emulator struct {
+	lis    net.Listener
+	grpc   *grpc.Server
+	engine *txn.Engine
+	store  *storage.Store
+	served chan error
+}
+
+// maxMessageBytes lets requests above Firestore's 10 MiB limit reach the server, which rejects
+// them with INVALID_ARGUMENT rather than gRPC's RESOURCE_EXHAUSTED (which clients retry).
+const maxMessageBytes = 64 << 20
+
+// Start opens storage and starts serving. Close it when done.
+func Start(ctx context.Context, opts Options) (*Emulator, error) {
+	if !opts.InMemory && opts.DataDir == "" {
+		return nil, errors.New("emulator: DataDir is required unless InMemory is set")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	store, err := storage.Open(storage.Options{Dir: opts.DataDir, InMemory: opts.InMemory, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("emulator: opening storage: %w", err)
+	}
+	lis := opts.Listener
+	if lis == nil {
+		addr := opts.Addr
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		if lis, err = (&net.ListenConfig{}).Listen(ctx, "tcp", addr); err != nil {
+			_ = store.Close()
+			return nil, fmt.Errorf("emulator: %w", err)
+		}
+	}
+	engine := txn.New(txn.Options{Store: store, Logger: log, VersionRetention: opts.VersionRetention})
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(maxMessageBytes), grpc.MaxSendMsgSize(maxMessageBytes))
+	pb.RegisterFirestoreServer(gs, server.New(server.Options{Engine: engine, Logger: log}))
+	e := &Emulator{lis: lis, grpc: gs, engine: engine, store: store, served: make(chan error, 1)}
+	go func() { e.served <- gs.Serve(lis) }()
+	return e, nil
+}
+
+// Addr is the address clients connect to (host:port), the value for FIRESTORE_EMULATOR_HOST.
+func (e *Emulator) Addr() string { return e.lis.Addr().String() }
+
+// Close stops serving, letting in-flight calls finish, and closes storage. Everything
+// acknowledged is already durable; Close only releases resources.
+func (e *Emulator) Close() error {
+	e.grpc.GracefulStop()
+	serveErr := <-e.served
+	if errors.Is(serveErr, grpc.ErrServerStopped) {
+		serveErr = nil
+	}
+	e.engine.Close()
+	return errors.Join(serveErr, e.store.Close())
+}
