@@ -46,17 +46,26 @@ const (
 // reserved). A malformed name fails with INVALID_ARGUMENT and the message names
 // the offending field.
 //
-// Counter values are signed 64-bit integers. Keeping a total inside that range
-// is the caller's responsibility; what a counter reads after overflowing is
-// not specified.
+// Counter values are signed 64-bit integers and never wrap or saturate: an
+// increment that no shard of the counter can absorb without passing the int64
+// bounds fails with OUT_OF_RANGE and applies nothing, and a counter whose total
+// does not fit in int64 is reported with OUT_OF_RANGE rather than a wrong
+// number.
 //
 // Idempotency keys are optional strings of at most 1,500 bytes of valid UTF-8.
 // A request that carries one is applied at most once per scope (described on
-// each method) within the server's retention window, a server setting; a
-// repeat inside the window changes nothing and reports `duplicate = true`
-// with the original commit time. The rest of a repeated request is not
-// compared with the original. Without a key a retried request may be applied
-// again (at-least-once).
+// each method) within the server's retention window (24 hours by default). A
+// repeat of the same request inside the window changes nothing and reports
+// `duplicate = true` with the original commit time. Reusing a key for a
+// different request (another delta, another batch, a reset) fails with
+// FAILED_PRECONDITION. Without a key a retried request may be applied again:
+// increments are then at-least-once, as with Firestore's own increment.
+//
+// Errors every method may return: RESOURCE_EXHAUSTED when the server sheds
+// load (nothing was applied; retry with backoff), ABORTED when contention kept
+// a write from committing (nothing was applied; retry), UNAVAILABLE when the
+// outcome of a write is unknown (retry with the same idempotency key to apply
+// it exactly once), and a bare INTERNAL for server faults.
 type CounterServiceClient interface {
 	// Adds `delta` to one counter.
 	//
@@ -66,7 +75,8 @@ type CounterServiceClient interface {
 	// window; without one it is at-least-once.
 	//
 	// Errors: INVALID_ARGUMENT for a malformed `name` or an oversized or
-	// non-UTF-8 `idempotency_key`.
+	// non-UTF-8 `idempotency_key`; OUT_OF_RANGE when no shard can absorb
+	// `delta`; FAILED_PRECONDITION when the key was used for a different request.
 	Increment(ctx context.Context, in *IncrementRequest, opts ...grpc.CallOption) (*IncrementResponse, error)
 	// Applies several increments in one atomic commit: either all of them are
 	// applied or none is.
@@ -77,7 +87,9 @@ type CounterServiceClient interface {
 	//
 	// Errors: INVALID_ARGUMENT when `requests` is empty or has more than 500
 	// entries, when any sub-request has a malformed `name` or a non-empty
-	// `idempotency_key`, or when the batch's key is oversized or not UTF-8.
+	// `idempotency_key`, or when the batch's key is oversized or not UTF-8;
+	// OUT_OF_RANGE when a counter cannot absorb its delta; FAILED_PRECONDITION
+	// when the key was used for a different request.
 	BatchIncrement(ctx context.Context, in *BatchIncrementRequest, opts ...grpc.CallOption) (*BatchIncrementResponse, error)
 	// Returns one counter with its current value.
 	//
@@ -85,7 +97,7 @@ type CounterServiceClient interface {
 	// returned `read_time`.
 	//
 	// Errors: INVALID_ARGUMENT for a malformed `name`; NOT_FOUND if the counter
-	// does not exist.
+	// does not exist; OUT_OF_RANGE if its total does not fit in int64.
 	GetCounter(ctx context.Context, in *GetCounterRequest, opts ...grpc.CallOption) (*Counter, error)
 	// Returns several counters read at one consistent time.
 	//
@@ -245,17 +257,26 @@ func (c *counterServiceClient) ListCounters(ctx context.Context, in *ListCounter
 // reserved). A malformed name fails with INVALID_ARGUMENT and the message names
 // the offending field.
 //
-// Counter values are signed 64-bit integers. Keeping a total inside that range
-// is the caller's responsibility; what a counter reads after overflowing is
-// not specified.
+// Counter values are signed 64-bit integers and never wrap or saturate: an
+// increment that no shard of the counter can absorb without passing the int64
+// bounds fails with OUT_OF_RANGE and applies nothing, and a counter whose total
+// does not fit in int64 is reported with OUT_OF_RANGE rather than a wrong
+// number.
 //
 // Idempotency keys are optional strings of at most 1,500 bytes of valid UTF-8.
 // A request that carries one is applied at most once per scope (described on
-// each method) within the server's retention window, a server setting; a
-// repeat inside the window changes nothing and reports `duplicate = true`
-// with the original commit time. The rest of a repeated request is not
-// compared with the original. Without a key a retried request may be applied
-// again (at-least-once).
+// each method) within the server's retention window (24 hours by default). A
+// repeat of the same request inside the window changes nothing and reports
+// `duplicate = true` with the original commit time. Reusing a key for a
+// different request (another delta, another batch, a reset) fails with
+// FAILED_PRECONDITION. Without a key a retried request may be applied again:
+// increments are then at-least-once, as with Firestore's own increment.
+//
+// Errors every method may return: RESOURCE_EXHAUSTED when the server sheds
+// load (nothing was applied; retry with backoff), ABORTED when contention kept
+// a write from committing (nothing was applied; retry), UNAVAILABLE when the
+// outcome of a write is unknown (retry with the same idempotency key to apply
+// it exactly once), and a bare INTERNAL for server faults.
 type CounterServiceServer interface {
 	// Adds `delta` to one counter.
 	//
@@ -265,7 +286,8 @@ type CounterServiceServer interface {
 	// window; without one it is at-least-once.
 	//
 	// Errors: INVALID_ARGUMENT for a malformed `name` or an oversized or
-	// non-UTF-8 `idempotency_key`.
+	// non-UTF-8 `idempotency_key`; OUT_OF_RANGE when no shard can absorb
+	// `delta`; FAILED_PRECONDITION when the key was used for a different request.
 	Increment(context.Context, *IncrementRequest) (*IncrementResponse, error)
 	// Applies several increments in one atomic commit: either all of them are
 	// applied or none is.
@@ -276,7 +298,9 @@ type CounterServiceServer interface {
 	//
 	// Errors: INVALID_ARGUMENT when `requests` is empty or has more than 500
 	// entries, when any sub-request has a malformed `name` or a non-empty
-	// `idempotency_key`, or when the batch's key is oversized or not UTF-8.
+	// `idempotency_key`, or when the batch's key is oversized or not UTF-8;
+	// OUT_OF_RANGE when a counter cannot absorb its delta; FAILED_PRECONDITION
+	// when the key was used for a different request.
 	BatchIncrement(context.Context, *BatchIncrementRequest) (*BatchIncrementResponse, error)
 	// Returns one counter with its current value.
 	//
@@ -284,7 +308,7 @@ type CounterServiceServer interface {
 	// returned `read_time`.
 	//
 	// Errors: INVALID_ARGUMENT for a malformed `name`; NOT_FOUND if the counter
-	// does not exist.
+	// does not exist; OUT_OF_RANGE if its total does not fit in int64.
 	GetCounter(context.Context, *GetCounterRequest) (*Counter, error)
 	// Returns several counters read at one consistent time.
 	//

@@ -1,0 +1,201 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// fieldAttempt names, on a shard document, the commit attempt that last wrote it. Together with
+// the same field on idempotency records it lets the store tell whether a commit whose answer was
+// lost has been applied.
+const fieldAttempt = "attempt"
+
+// maxAttempts bounds how often one batch is re-planned after conflicting writes.
+const maxAttempts = 10
+
+// shardPlan is what one commit adds to one counter's shards. Every shard write is conditional on
+// the version in base (or on the shard not existing), so the value after the commit is exactly
+// base + sum, which is how the store can refuse an overflowing increment before writing anything.
+type shardPlan struct {
+	id   string
+	st   *counterState
+	gen  string
+	sums map[int]int64
+	base map[int]shardVersion
+	refs map[int]*firestore.DocumentRef // filled by addWrites
+}
+
+func newShardPlan(id string, st *counterState) *shardPlan {
+	return &shardPlan{id: id, st: st, gen: st.generation, sums: map[int]int64{}, base: map[int]shardVersion{}}
+}
+
+// add plans delta on the shard place chooses. The caller guards st.
+func (p *shardPlan) add(delta int64) error {
+	n, err := p.st.place(delta, p.sums)
+	if err != nil {
+		return err
+	}
+	p.sums[n] += delta
+	p.base[n] = p.st.shards[n]
+	return nil
+}
+
+// addWrites adds the plan's shard writes to wb. Shards whose planned sum is 0 are not written.
+func (s *Store) addWrites(wb *firestore.WriteBatch, p *shardPlan, attempt string) {
+	p.refs = map[int]*firestore.DocumentRef{}
+	for _, n := range slices.Sorted(maps.Keys(p.sums)) {
+		sum := p.sums[n]
+		if sum == 0 {
+			continue
+		}
+		ref := s.shardRef(p.id, p.gen, n)
+		p.refs[n] = ref
+		if b := p.base[n]; b.exists {
+			wb.Update(ref, []firestore.Update{
+				{Path: fieldCount, Value: firestore.Increment(sum)},
+				{Path: fieldAttempt, Value: attempt},
+			}, firestore.LastUpdateTime(b.updateTime))
+		} else {
+			wb.Create(ref, map[string]any{fieldCount: firestore.Increment(sum), fieldAttempt: attempt})
+		}
+	}
+}
+
+// committed records a successful commit in the cache: each written shard now holds exactly
+// base + sum, at the commit's update time.
+func (p *shardPlan) committed(updateTimes map[*firestore.DocumentRef]time.Time) {
+	for n, ref := range p.refs {
+		p.st.shards[n] = shardVersion{exists: true, value: p.base[n].value + p.sums[n], updateTime: updateTimes[ref]}
+	}
+}
+
+func (p *shardPlan) empty() bool {
+	for _, sum := range p.sums {
+		if sum != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// commitWrites commits wb and returns the commit time and each written document's update time.
+func commitWrites(ctx context.Context, wb *firestore.WriteBatch, refs []*firestore.DocumentRef) (time.Time, map[*firestore.DocumentRef]time.Time, error) {
+	results, err := wb.Commit(ctx)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	times := map[*firestore.DocumentRef]time.Time{}
+	var commitTime time.Time
+	for i, r := range results {
+		if i < len(refs) {
+			times[refs[i]] = r.UpdateTime
+		}
+		if r.UpdateTime.After(commitTime) {
+			commitTime = r.UpdateTime
+		}
+	}
+	return commitTime, times, nil
+}
+
+// inspection is what the store learns after a failed commit.
+type inspection struct {
+	applied   bool      // one of the attempts was applied after all
+	appliedAt time.Time // its commit time
+	records   map[*firestore.DocumentRef]*firestore.DocumentSnapshot
+}
+
+// inspect reads back, in one call, the counters' metadata, the shards the last attempt wrote and
+// the idempotency records, to find out whether any attempt was applied (its name is on a record
+// or a shard), and refreshes the cached state of each counter.
+func (s *Store) inspect(ctx context.Context, plans []*shardPlan, recordRefs []*firestore.DocumentRef, attempts []string) (inspection, error) {
+	var refs []*firestore.DocumentRef
+	for _, p := range plans {
+		refs = append(refs, s.metaRef(p.id))
+		for _, ref := range p.refs {
+			refs = append(refs, ref)
+		}
+	}
+	refs = append(refs, recordRefs...)
+	snaps, err := s.client.GetAll(ctx, refs)
+	if err != nil {
+		return inspection{}, err
+	}
+	in := inspection{records: map[*firestore.DocumentRef]*firestore.DocumentSnapshot{}}
+	ours := func(d *firestore.DocumentSnapshot, when time.Time) {
+		if a, ok := d.Data()[fieldAttempt].(string); ok && slices.Contains(attempts, a) {
+			in.applied, in.appliedAt = true, when
+		}
+	}
+	i := 0
+	for _, p := range plans {
+		meta := snaps[i]
+		i++
+		cfg, cerr := configOf(meta)
+		stale := !meta.Exists() || cerr != nil || cfg.generation != p.st.generation || cfg.shardCount != p.st.shardCount
+		if stale {
+			p.st.invalidate()
+		}
+		for n := range p.refs {
+			d := snaps[i]
+			i++
+			if !d.Exists() {
+				if !stale {
+					p.st.shards[n] = shardVersion{}
+				}
+				continue
+			}
+			ours(d, d.UpdateTime)
+			if _, v, err := shardOf(d); err == nil && !stale {
+				p.st.shards[n] = v
+			}
+		}
+	}
+	for _, ref := range recordRefs {
+		d := snaps[i]
+		i++
+		if d.Exists() {
+			in.records[ref] = d
+			ours(d, d.CreateTime)
+		}
+	}
+	return in, nil
+}
+
+// outcomeKnown reports whether a commit that failed with err certainly applied nothing, unless a
+// retry by the client library re-sent an attempt that had been applied (inspect finds that). Any
+// other failure may have been applied.
+func outcomeKnown(err error) bool {
+	switch status.Code(err) {
+	case codes.AlreadyExists, codes.FailedPrecondition, codes.NotFound, codes.Aborted, codes.InvalidArgument, codes.OutOfRange:
+		return true
+	}
+	return false
+}
+
+// classify turns a Firestore failure into the store's error kinds.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, known := range []error{ErrInvalidArgument, ErrNotFound, ErrAlreadyExists, ErrKeyReused, ErrOutOfRange,
+		ErrOverloaded, ErrContention, ErrUnknownOutcome, ErrClosed, context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, known) {
+			return err
+		}
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Unknown, codes.Internal, codes.ResourceExhausted:
+		return fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+	case codes.Aborted:
+		return fmt.Errorf("%w: %v", ErrContention, err)
+	}
+	return err
+}

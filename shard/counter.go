@@ -1,0 +1,45 @@
+package shard
+
+import "time"
+
+// Counter is a counter's configuration and, where read, its value.
+type Counter struct {
+	ID         string
+	Value      int64
+	ShardCount int
+	CreateTime time.Time // when the counter was created
+	UpdateTime time.Time // last change of configuration: creation, resize or reset
+	ReadTime   time.Time // the consistent time Value was read at; zero when Value was not read
+}
+
+// WriteResult is the outcome of an increment or reset.
+type WriteResult struct {
+	CommitTime time.Time
+	// Duplicate says the request repeated an earlier one with the same idempotency key: nothing
+	// was applied now and CommitTime is the original commit's.
+	Duplicate bool
+}
+
+// Delta is one increment of a BatchIncrement.
+type Delta struct {
+	CounterID string
+	Delta     int64
+}
+
+// ListOptions select a page of ListCounters.
+type ListOptions struct {
+	Prefix     string // only counter ids starting with this
+	PageSize   int    // 1 to MaxPageSize
+	PageToken  string // from the previous page; empty for the first
+	WithValues bool   // read each counter's value (one aggregation per counter)
+}
+
+// Limits the core enforces.
+const (
+	MaxShards       = 1000
+	MaxKeyBytes     = 1500
+	MaxBatchDeltas  = 500
+	MaxBatchGet     = 100
+	MaxPageSize     = 1000
+	DefaultPageSize = 50
+)

@@ -1,0 +1,175 @@
+package shard_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/tally-dev/tally/emulator"
+	"github.com/tally-dev/tally/emulator/emulatortest"
+	"github.com/tally-dev/tally/shard"
+)
+
+func TestIdempotencyKeys(t *testing.T) {
+	s := newStore(t, shard.Options{})
+	ctx := context.Background()
+	first, err := s.Increment(ctx, "c", 5, "key-1")
+	if err != nil || first.Duplicate {
+		t.Fatalf("first: %+v, %v", first, err)
+	}
+	again, err := s.Increment(ctx, "c", 5, "key-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Duplicate || !again.CommitTime.Equal(first.CommitTime) {
+		t.Fatalf("repeat: %+v, want a duplicate with commit time %v", again, first.CommitTime)
+	}
+	if _, err := s.Increment(ctx, "c", 6, "key-1"); !errors.Is(err, shard.ErrKeyReused) {
+		t.Fatalf("same key, other delta: %v, want ErrKeyReused", err)
+	}
+	if _, err := s.Reset(ctx, "c", "key-1"); !errors.Is(err, shard.ErrKeyReused) {
+		t.Fatalf("increment key reused for a reset: %v, want ErrKeyReused", err)
+	}
+	if _, err := s.Increment(ctx, "other", 5, "key-1"); err != nil {
+		t.Fatalf("the same key on another counter is another request: %v", err)
+	}
+	if got := mustValue(t, s, "c"); got != 5 {
+		t.Fatalf("value %d, want 5", got)
+	}
+}
+
+func TestConcurrentRetriesOfOneKeyApplyOnce(t *testing.T) {
+	s := newStore(t, shard.Options{})
+	ctx := context.Background()
+	const tries = 32
+	var wg sync.WaitGroup
+	var applied, duplicates atomic.Int64
+	for range tries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := s.Increment(ctx, "c", 3, "same")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if r.Duplicate {
+				duplicates.Add(1)
+			} else {
+				applied.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if applied.Load() != 1 || duplicates.Load() != tries-1 {
+		t.Fatalf("%d applied, %d duplicates; want 1 and %d", applied.Load(), duplicates.Load(), tries-1)
+	}
+	if got := mustValue(t, s, "c"); got != 3 {
+		t.Fatalf("value %d, want 3", got)
+	}
+}
+
+// lossyClient connects to em through a connection that applies Commits but answers the next
+// *budget of them with UNAVAILABLE, as when a connection drops after the server committed: the
+// official client then re-sends the Commit by itself. lost counts the answers lost.
+func lossyClient(t *testing.T, em *emulator.Emulator) (c *firestore.Client, budget, lost *atomic.Int64) {
+	budget, lost = new(atomic.Int64), new(atomic.Int64)
+	intercept := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		if err == nil && method == "/google.firestore.v1.Firestore/Commit" && budget.Add(-1) >= 0 {
+			lost.Add(1)
+			return status.Error(codes.Unavailable, "connection reset (simulated after the commit applied)")
+		}
+		return err
+	}
+	conn, err := grpc.NewClient(em.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithUnaryInterceptor(intercept))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err = firestore.NewClient(context.Background(), "tally-test", option.WithGRPCConn(conn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c, budget, lost
+}
+
+func TestLostCommitAnswersCountOnce(t *testing.T) {
+	for _, key := range []string{"with-key", ""} {
+		t.Run("key="+key, func(t *testing.T) {
+			em := emulatortest.Start(t, emulator.Options{})
+			client, budget, lost := lossyClient(t, em)
+			s, err := shard.New(client, shard.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(context.Background())
+			ctx := context.Background()
+			budget.Store(1) // lose the answer of the create, which must still succeed
+			if _, err := s.Create(ctx, "c", 4); err != nil {
+				t.Fatalf("create whose first answer was lost: %v", err)
+			}
+			if lost.Load() != 1 {
+				t.Fatalf("%d answers lost during create, want 1", lost.Load())
+			}
+			budget.Store(1) // and the answer of the increment
+			r, err := s.Increment(ctx, "c", 7, key)
+			if err != nil {
+				t.Fatalf("increment whose first answer was lost: %v", err)
+			}
+			if r.Duplicate {
+				t.Fatalf("the store's own re-sent commit was reported as a duplicate")
+			}
+			if lost.Load() != 2 {
+				t.Fatalf("%d answers lost in all, want 2; the test did not exercise the increment", lost.Load())
+			}
+			if got := mustValue(t, s, "c"); got != 7 {
+				t.Fatalf("value %d, want 7 (applied exactly once)", got)
+			}
+		})
+	}
+}
+
+func TestBatchIncrementIsAtomic(t *testing.T) {
+	s := newStore(t, shard.Options{})
+	ctx := context.Background()
+	deltas := []shard.Delta{{CounterID: "a", Delta: 1}, {CounterID: "b", Delta: 2}, {CounterID: "a", Delta: 3}}
+	r, err := s.BatchIncrement(ctx, deltas, "batch-1")
+	if err != nil || r.Duplicate {
+		t.Fatalf("batch: %+v, %v", r, err)
+	}
+	again, err := s.BatchIncrement(ctx, []shard.Delta{deltas[2], deltas[1], deltas[0]}, "batch-1")
+	if err != nil || !again.Duplicate || !again.CommitTime.Equal(r.CommitTime) {
+		t.Fatalf("the same batch reordered: %+v, %v; want a duplicate", again, err)
+	}
+	if _, err := s.BatchIncrement(ctx, []shard.Delta{{CounterID: "a", Delta: 9}}, "batch-1"); !errors.Is(err, shard.ErrKeyReused) {
+		t.Fatalf("another batch with the key: %v, want ErrKeyReused", err)
+	}
+	if a, b := mustValue(t, s, "a"), mustValue(t, s, "b"); a != 4 || b != 2 {
+		t.Fatalf("a=%d b=%d, want 4 and 2", a, b)
+	}
+
+	if _, err := s.Create(ctx, "full", 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Increment(ctx, "full", math.MaxInt64, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.BatchIncrement(ctx, []shard.Delta{{CounterID: "a", Delta: 100}, {CounterID: "full", Delta: 1}}, "")
+	if !errors.Is(err, shard.ErrOutOfRange) {
+		t.Fatalf("batch with an overflowing counter: %v, want ErrOutOfRange", err)
+	}
+	if got := mustValue(t, s, "a"); got != 4 {
+		t.Fatalf("a=%d after a failed batch, want 4: nothing may apply", got)
+	}
+}

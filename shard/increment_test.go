@@ -1,0 +1,99 @@
+package shard_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"testing"
+
+	"github.com/tally-dev/tally/shard"
+)
+
+func TestIncrementCreatesCounterAndSums(t *testing.T) {
+	s := newStore(t, shard.Options{DefaultShards: 4})
+	ctx := context.Background()
+	if _, err := s.Get(ctx, "fresh"); !errors.Is(err, shard.ErrNotFound) {
+		t.Fatalf("get before first increment: %v, want ErrNotFound", err)
+	}
+	var want int64
+	for _, d := range []int64{5, -2, 100, 0, 7} {
+		if _, err := s.Increment(ctx, "fresh", d, ""); err != nil {
+			t.Fatal(err)
+		}
+		want += d
+	}
+	c, err := s.Get(ctx, "fresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Value != want || c.ShardCount != 4 {
+		t.Fatalf("got value %d with %d shards, want %d with 4", c.Value, c.ShardCount, want)
+	}
+	if c.ReadTime.Before(c.CreateTime) || c.CreateTime.IsZero() {
+		t.Fatalf("times: create %v read %v", c.CreateTime, c.ReadTime)
+	}
+}
+
+func TestConcurrentIncrementsAreExactAndCoalesced(t *testing.T) {
+	s := newStore(t, shard.Options{})
+	ctx := context.Background()
+	const clients, each = 64, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if _, err := s.Increment(ctx, "hot", 1, ""); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := mustValue(t, s, "hot"); got != clients*each {
+		t.Fatalf("value %d, want %d", got, clients*each)
+	}
+	st := s.Stats()
+	if st.Increments != clients*each || st.Commits >= st.Increments {
+		t.Fatalf("stats %+v: %d increments should have been coalesced into fewer commits", st, clients*each)
+	}
+	t.Logf("%d increments in %d commits", st.Increments, st.Commits)
+}
+
+func TestOverflowIsRejectedAndNothingApplied(t *testing.T) {
+	s := newStore(t, shard.Options{})
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "big", 2); err != nil {
+		t.Fatal(err)
+	}
+	// Each shard can take MaxInt64 once: the second goes to the other shard.
+	for range 2 {
+		if _, err := s.Increment(ctx, "big", math.MaxInt64, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Increment(ctx, "big", 1, "k"); !errors.Is(err, shard.ErrOutOfRange) {
+		t.Fatalf("increment past int64: %v, want ErrOutOfRange", err)
+	}
+	if _, err := s.Get(ctx, "big"); !errors.Is(err, shard.ErrOutOfRange) {
+		t.Fatalf("get of a total beyond int64: %v, want ErrOutOfRange", err)
+	}
+	if _, err := s.Increment(ctx, "big", math.MinInt64, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustValue(t, s, "big"); got != math.MaxInt64-1-math.MaxInt64+math.MaxInt64 {
+		t.Fatalf("value %d after the rejected increment, want %d", got, int64(math.MaxInt64-1))
+	}
+	// The rejected increment's key was not recorded: it can be used again.
+	if r, err := s.Increment(ctx, "big", 1, "k"); err != nil || r.Duplicate {
+		t.Fatalf("reusing the rejected increment's key: %+v, %v", r, err)
+	}
+}

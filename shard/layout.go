@@ -1,0 +1,80 @@
+package shard
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+
+	"cloud.google.com/go/firestore"
+)
+
+// The Firestore layout of a counter:
+//
+//	counters/{id}                                      metadata: id, shard_count, generation
+//	counters/{id}/generations/{generation}/shards/{n}  count: this shard's part of the value
+//	counters/{id}/idempotency/{sha256(key)}            a keyed Increment or Reset (see records.go)
+//	idempotency/{sha256(key)}                          a keyed BatchIncrement
+//
+// The value is the sum of every shard document of the current generation, whatever its index:
+// a shard beyond shard_count (written by a server that had not yet seen a shrink) still counts.
+// Each create of a counter starts a new generation, so increments that race a delete can never
+// leak into the counter's next incarnation. Idempotency records carry expire_at for a TTL policy
+// on the collection group "idempotency".
+const (
+	countersCollection    = "counters"
+	generationsCollection = "generations"
+	shardsCollection      = "shards"
+	recordsCollection     = "idempotency"
+
+	fieldID         = "id"
+	fieldShardCount = "shard_count"
+	fieldGeneration = "generation"
+	fieldResetTime  = "reset_time"
+	fieldCount      = "count"
+)
+
+func (s *Store) metaRef(id string) *firestore.DocumentRef {
+	return s.client.Collection(countersCollection).Doc(id)
+}
+
+func (s *Store) shardsRef(id, generation string) *firestore.CollectionRef {
+	return s.metaRef(id).Collection(generationsCollection).Doc(generation).Collection(shardsCollection)
+}
+
+func (s *Store) shardRef(id, generation string, n int) *firestore.DocumentRef {
+	return s.shardsRef(id, generation).Doc(strconv.Itoa(n))
+}
+
+// recordRef is where the record of a keyed Increment or Reset of counter id lives.
+func (s *Store) recordRef(id, key string) *firestore.DocumentRef {
+	return s.metaRef(id).Collection(recordsCollection).Doc(keyHash(key))
+}
+
+// batchRecordRef is where the record of a keyed BatchIncrement lives.
+func (s *Store) batchRecordRef(key string) *firestore.DocumentRef {
+	return s.client.Collection(recordsCollection).Doc(keyHash(key))
+}
+
+// keyHash derives a document id from an arbitrary key: keys may be long or contain '/'.
+func keyHash(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// newGeneration returns a random generation id.
+func newGeneration() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// shardIndex parses a shard document id.
+func shardIndex(docID string) (int, error) {
+	n, err := strconv.Atoi(docID)
+	if err != nil || n < 0 || strconv.Itoa(n) != docID {
+		return 0, fmt.Errorf("shard document id %q is not a shard index", docID)
+	}
+	return n, nil
+}

@@ -1,0 +1,227 @@
+package shard
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"cloud.google.com/go/firestore"
+	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
+)
+
+// Get reads a counter and its value. The value is one SUM aggregation over the counter's shards,
+// read in the same snapshot as the configuration; ReadTime is that snapshot's time.
+func (s *Store) Get(ctx context.Context, id string) (*Counter, error) {
+	if err := checkID("name", id); err != nil {
+		return nil, err
+	}
+	cs, err := s.BatchGet(ctx, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	return cs[0], nil
+}
+
+// BatchGet reads several counters and their values at one read time, in the order of ids.
+// It fails with ErrNotFound if any does not exist.
+func (s *Store) BatchGet(ctx context.Context, ids []string) ([]*Counter, error) {
+	if len(ids) == 0 || len(ids) > MaxBatchGet {
+		return nil, invalid("names", fmt.Sprintf("has %d names; 1 to %d are allowed", len(ids), MaxBatchGet))
+	}
+	refs := make([]*firestore.DocumentRef, len(ids))
+	for i, id := range ids {
+		if err := checkID(fmt.Sprintf("names[%d]", i), id); err != nil {
+			return nil, err
+		}
+		refs[i] = s.metaRef(id)
+	}
+	var out []*Counter
+	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snaps, err := tx.GetAll(refs)
+		if err != nil {
+			return err
+		}
+		out = make([]*Counter, len(snaps))
+		for i, snap := range snaps {
+			if !snap.Exists() {
+				return fmt.Errorf("counter %q: %w", ids[i], ErrNotFound)
+			}
+			if out[i], err = s.withValue(ctx, tx, snap); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, firestore.ReadOnly)
+	return out, classify(err)
+}
+
+// withValue decodes a counter's metadata and reads its value inside tx.
+func (s *Store) withValue(ctx context.Context, tx *firestore.Transaction, snap *firestore.DocumentSnapshot) (*Counter, error) {
+	cfg, err := configOf(snap)
+	if err != nil {
+		return nil, err
+	}
+	c := counterOf(snap.Ref.ID, cfg)
+	c.ReadTime = snap.ReadTime
+	res, err := s.shardsRef(c.ID, cfg.generation).NewAggregationQuery().WithSum(fieldCount, "total").Transaction(tx).Get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("summing the shards of counter %q: %w", c.ID, err)
+	}
+	total, _ := res["total"].(*pb.Value)
+	switch v := total.GetValueType().(type) {
+	case *pb.Value_IntegerValue:
+		c.Value = v.IntegerValue
+	case *pb.Value_DoubleValue:
+		// Firestore turns an integer sum that overflows int64 into a double.
+		return nil, fmt.Errorf("the total of counter %q (about %g) does not fit in int64: %w", c.ID, v.DoubleValue, ErrOutOfRange)
+	default:
+		return nil, fmt.Errorf("summing the shards of counter %q gave %v", c.ID, total)
+	}
+	return c, nil
+}
+
+func counterOf(id string, cfg config) *Counter {
+	return &Counter{ID: id, ShardCount: cfg.shardCount, CreateTime: cfg.createTime, UpdateTime: cfg.updateTime}
+}
+
+// List returns a page of counters in id order and the token of the next page ("" at the end).
+func (s *Store) List(ctx context.Context, opts ListOptions) ([]*Counter, string, error) {
+	if err := checkPrefix(opts.Prefix); err != nil {
+		return nil, "", err
+	}
+	switch {
+	case opts.PageSize < 0:
+		return nil, "", invalid("page_size", "must not be negative")
+	case opts.PageSize == 0:
+		opts.PageSize = DefaultPageSize
+	case opts.PageSize > MaxPageSize:
+		opts.PageSize = MaxPageSize
+	}
+	after := ""
+	if opts.PageToken != "" {
+		tok, err := decodeToken(opts.PageToken)
+		if err != nil || tok.Prefix != opts.Prefix || tok.Values != opts.WithValues {
+			return nil, "", invalid("page_token", "is malformed or was issued for a different prefix or view")
+		}
+		after = tok.After
+	}
+	q := s.client.Collection(countersCollection).OrderBy(fieldID, firestore.Asc)
+	if opts.Prefix != "" {
+		q = q.Where(fieldID, ">=", opts.Prefix)
+		if end, ok := prefixEnd(opts.Prefix); ok {
+			q = q.Where(fieldID, "<", end)
+		}
+	}
+	if after != "" {
+		q = q.StartAfter(after)
+	}
+	q = q.Limit(opts.PageSize + 1)
+
+	var out []*Counter
+	read := func(ctx context.Context, tx *firestore.Transaction) error {
+		var docs []*firestore.DocumentSnapshot
+		var err error
+		if tx != nil {
+			docs, err = tx.Documents(q).GetAll()
+		} else {
+			docs, err = q.Documents(ctx).GetAll()
+		}
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, d := range docs {
+			var c *Counter
+			if tx != nil {
+				c, err = s.withValue(ctx, tx, d)
+			} else {
+				var cfg config
+				if cfg, err = configOf(d); err == nil {
+					c = counterOf(d.Ref.ID, cfg)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return nil
+	}
+	var err error
+	if opts.WithValues {
+		err = s.client.RunTransaction(ctx, read, firestore.ReadOnly)
+	} else {
+		err = read(ctx, nil)
+	}
+	if err != nil {
+		return nil, "", classify(err)
+	}
+	next := ""
+	if len(out) > opts.PageSize {
+		out = out[:opts.PageSize]
+		next = encodeToken(pageToken{After: out[len(out)-1].ID, Prefix: opts.Prefix, Values: opts.WithValues})
+	}
+	return out, next, nil
+}
+
+func checkPrefix(p string) error {
+	switch {
+	case len(p) > MaxKeyBytes:
+		return invalid("prefix", fmt.Sprintf("is %d bytes; a counter id has at most %d", len(p), MaxKeyBytes))
+	case !utf8.ValidString(p):
+		return invalid("prefix", "must be valid UTF-8")
+	case strings.Contains(p, "/"):
+		return invalid("prefix", "must not contain '/', which no counter id contains")
+	}
+	return nil
+}
+
+// prefixEnd is the smallest string greater than every string starting with p: p with its last
+// character incremented (dropping trailing characters that cannot be). ok is false when there
+// is none (p is all U+10FFFF).
+func prefixEnd(p string) (string, bool) {
+	for len(p) > 0 {
+		r, size := utf8.DecodeLastRuneInString(p)
+		p = p[:len(p)-size]
+		switch {
+		case r == utf8.MaxRune:
+			continue
+		case r == 0xD7FF:
+			return p + string(rune(0xE000)), true // skip the surrogates, which UTF-8 cannot hold
+		default:
+			return p + string(r+1), true
+		}
+	}
+	return "", false
+}
+
+// pageToken is the opaque ListCounters page token: where the page stopped and what it listed.
+type pageToken struct {
+	After  string `json:"a"`
+	Prefix string `json:"p,omitempty"`
+	Values bool   `json:"v,omitempty"`
+}
+
+func encodeToken(t pageToken) string {
+	b, _ := json.Marshal(t) // marshalling strings and a bool cannot fail
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeToken(s string) (pageToken, error) {
+	var t pageToken
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return t, err
+	}
+	if err := json.Unmarshal(b, &t); err != nil {
+		return t, err
+	}
+	if t.After == "" {
+		return t, errors.New("empty position")
+	}
+	return t, nil
+}

@@ -1,0 +1,140 @@
+// Package shard is tally's sharding core: it spreads each counter over shard documents in
+// Firestore, coalesces concurrent increments, applies idempotency keys exactly once, sums shards
+// on read and resizes counters without changing their value.
+//
+// Guarantees: an acknowledged increment is durable in Firestore. An increment with an
+// idempotency key applies at most once per (counter, key) while its record lives (KeyRetention),
+// even when a commit's answer is lost and the client library re-sends it. An increment without a
+// key is at-least-once, as with Firestore's own increment: when the outcome of a commit cannot be
+// established the caller gets ErrUnknownOutcome, and retrying may apply it twice.
+package shard
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"cloud.google.com/go/firestore"
+)
+
+// Options configure a Store. Zero fields take the documented defaults.
+type Options struct {
+	// DefaultShards is the shard count of counters created implicitly; default 16.
+	DefaultShards int
+	// KeyRetention is how long idempotency records are kept (their expire_at); default 24h.
+	KeyRetention time.Duration
+	// MaxBatch bounds how many increments of one counter are coalesced into one commit; default 500.
+	MaxBatch int
+	// MaxQueue bounds the increments of one counter waiting for a commit; past it, requests are
+	// shed with ErrOverloaded. Default 20,000.
+	MaxQueue int
+	// MetadataTTL is how long a counter's cached configuration is trusted before it is re-read
+	// (so that resizes by other servers spread load promptly); default 30s. Correctness never
+	// depends on it: every shard write is conditional on the shard's last known version.
+	MetadataTTL time.Duration
+	// MaxCachedCounters bounds how many idle counters' configurations are kept; default 100,000.
+	MaxCachedCounters int
+	// CommitTimeout bounds one coalesced commit, including its retries; default 30s.
+	CommitTimeout time.Duration
+	Logger        *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) setDefaults() error {
+	if o.DefaultShards == 0 {
+		o.DefaultShards = 16
+	}
+	if o.DefaultShards < 1 || o.DefaultShards > MaxShards {
+		return errors.New("shard: DefaultShards must be between 1 and 1000")
+	}
+	if o.KeyRetention <= 0 {
+		o.KeyRetention = 24 * time.Hour
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 500
+	}
+	if o.MaxQueue <= 0 {
+		o.MaxQueue = 20_000
+	}
+	if o.MetadataTTL <= 0 {
+		o.MetadataTTL = 30 * time.Second
+	}
+	if o.MaxCachedCounters <= 0 {
+		o.MaxCachedCounters = 100_000
+	}
+	if o.CommitTimeout <= 0 {
+		o.CommitTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// Store manages counters in one Firestore database. It is safe for concurrent use.
+type Store struct {
+	client *firestore.Client
+	opts   Options
+
+	mu      sync.Mutex // guards entries, lru, closed
+	entries map[string]*entry
+	lru     *list.List // of *entry, most recently used first
+	closed  bool
+	lanes   sync.WaitGroup // running lanes and other operations Close waits for
+
+	commits    atomic.Uint64 // coalesced commits that succeeded
+	increments atomic.Uint64 // increments they carried
+}
+
+// Stats counts the work of the coalescer since the store was created.
+type Stats struct {
+	Commits    uint64 // coalesced commits that succeeded
+	Increments uint64 // increments they carried; Increments/Commits is the average batch size
+}
+
+// Stats returns the coalescer's counts.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), Increments: s.increments.Load()}
+}
+
+// New returns a Store over client. The client stays the caller's to close, after Store.Close.
+func New(client *firestore.Client, opts Options) (*Store, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	return &Store{client: client, opts: opts, entries: map[string]*entry{}, lru: list.New()}, nil
+}
+
+// Close stops accepting increments and waits until every queued increment has been committed
+// and answered, or ctx ends.
+func (s *Store) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	drained := make(chan struct{})
+	go func() {
+		s.lanes.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// entry returns the counter's entry for operations outside the lanes.
+func (s *Store) entry(id string) *entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.entryLocked(id)
+}
