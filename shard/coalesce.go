@@ -3,8 +3,8 @@ package shard
 import (
 	"container/list"
 	"context"
-	"sync"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"cloud.google.com/go/firestore"
