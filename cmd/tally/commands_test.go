@@ -1,0 +1,402 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
+)
+
+var (
+	created = timestamppb.New(time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC))
+	updated = timestamppb.New(time.Date(2025, 3, 15, 8, 0, 0, 0, time.UTC))
+	read    = timestamppb.New(time.Date(2025, 3, 16, 12, 30, 0, 1000, time.UTC))
+)
+
+func counter(id string, value int64, shards int32) *tallyv1.Counter {
+	return &tallyv1.Counter{
+		Name: "counters/" + id, Value: value, ShardCount: shards,
+		CreateTime: created, UpdateTime: updated, ReadTime: read,
+	}
+}
+
+// basic is a counter as the BASIC view returns it: no value, no read time.
+func basic(id string, shards int32) *tallyv1.Counter {
+	c := counter(id, 0, shards)
+	c.ReadTime = nil
+	return c
+}
+
+// cliCase runs `tally --addr FAKE args...` against a fake answering with
+// reply and checks the requests it received and everything printed.
+type cliCase struct {
+	name         string
+	args         []string
+	reply        replyFunc
+	wantRequests []proto.Message
+	want         outcome
+}
+
+func runCases(t *testing.T, cases []cliCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, fake := startFake(t, tc.reply)
+			got := runTally(context.Background(), append([]string{"--addr", addr}, tc.args...)...)
+			checkOutcome(t, got, tc.want)
+			checkRequests(t, fake.recorded(), tc.wantRequests)
+		})
+	}
+}
+
+func fieldMask(paths ...string) *fieldmaskpb.FieldMask {
+	return &fieldmaskpb.FieldMask{Paths: paths}
+}
+
+func TestInc(t *testing.T) {
+	applied := replyWith(&tallyv1.IncrementResponse{CommitTime: created})
+	duplicate := replyWith(&tallyv1.IncrementResponse{CommitTime: created, Duplicate: true})
+	const incUsage = "usage: tally [global flags] inc NAME [DELTA] [--key K]\n"
+	runCases(t, []cliCase{
+		{
+			name:         "default delta is 1",
+			args:         []string{"inc", "page-views"},
+			reply:        applied,
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/page-views", Delta: 1}},
+			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
+		},
+		{
+			name:         "full name and negative delta",
+			args:         []string{"inc", "counters/page-views", "-5"},
+			reply:        applied,
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/page-views", Delta: -5}},
+			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
+		},
+		{
+			name:         "most negative int64",
+			args:         []string{"inc", "x", "-9223372036854775808"},
+			reply:        applied,
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: -9223372036854775808}},
+			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
+		},
+		{
+			name:         "key after the arguments, duplicate",
+			args:         []string{"inc", "x", "5", "--key", "k1"},
+			reply:        duplicate,
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: 5, IdempotencyKey: "k1"}},
+			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z (duplicate)\n"},
+		},
+		{
+			name:         "key before the arguments",
+			args:         []string{"inc", "--key", "k1", "x", "-5"},
+			reply:        applied,
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: -5, IdempotencyKey: "k1"}},
+			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
+		},
+		{
+			name:         "key between the arguments, single dash and equals",
+			args:         []string{"inc", "x", "-key=k1", "-5"},
+			reply:        applied,
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: -5, IdempotencyKey: "k1"}},
+			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
+		},
+		{
+			name:         "a key that looks like a number or a flag",
+			args:         []string{"inc", "x", "--key", "-5"},
+			reply:        applied,
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: 1, IdempotencyKey: "-5"}},
+			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
+		},
+		{
+			name:         "double dash ends the flags",
+			args:         []string{"inc", "--", "-odd", "-2"},
+			reply:        applied,
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/-odd", Delta: -2}},
+			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
+		},
+		{
+			name:         "json",
+			args:         []string{"--json", "inc", "x", "3"},
+			reply:        applied,
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: 3}},
+			want:         outcome{stdout: `{"commitTime":"2025-03-14T15:09:26.535897Z","duplicate":false}` + "\n"},
+		},
+		{
+			name:         "json duplicate",
+			args:         []string{"--json", "inc", "x", "3", "--key", "k"},
+			reply:        duplicate,
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: 3, IdempotencyKey: "k"}},
+			want:         outcome{stdout: `{"commitTime":"2025-03-14T15:09:26.535897Z","duplicate":true}` + "\n"},
+		},
+		{
+			name:         "out of range",
+			args:         []string{"inc", "x", "9"},
+			reply:        replyError(status.Error(codes.OutOfRange, "no shard of counters/x can absorb delta 9")),
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: 9}},
+			want:         outcome{code: exitFailed, stderr: "tally: OUT_OF_RANGE: no shard of counters/x can absorb delta 9\n"},
+		},
+		{
+			name: "fractional delta",
+			args: []string{"inc", "x", "1.5"},
+			want: outcome{code: exitUsage, stderr: `tally: DELTA "1.5" must be an integer from -9223372036854775808 to 9223372036854775807` + "\n" + incUsage},
+		},
+		{
+			name: "delta beyond int64",
+			args: []string{"inc", "x", "9223372036854775808"},
+			want: outcome{code: exitUsage, stderr: `tally: DELTA "9223372036854775808" must be an integer from -9223372036854775808 to 9223372036854775807` + "\n" + incUsage},
+		},
+		{
+			name: "missing name",
+			args: []string{"inc"},
+			want: outcome{code: exitUsage, stderr: "tally: missing NAME\n" + incUsage},
+		},
+		{
+			name: "empty name",
+			args: []string{"inc", ""},
+			want: outcome{code: exitUsage, stderr: "tally: NAME must not be empty\n" + incUsage},
+		},
+		{
+			name: "extra argument",
+			args: []string{"inc", "x", "1", "2"},
+			want: outcome{code: exitUsage, stderr: `tally: unexpected argument "2"` + "\n" + incUsage},
+		},
+		{
+			name: "unknown flag",
+			args: []string{"inc", "x", "--bogus"},
+			want: outcome{code: exitUsage, stderr: "tally: unknown flag --bogus\n" + incUsage},
+		},
+		{
+			name: "flag without its value",
+			args: []string{"inc", "x", "--key"},
+			want: outcome{code: exitUsage, stderr: "tally: flag --key needs a value\n" + incUsage},
+		},
+		{
+			name: "global flag after the command",
+			args: []string{"inc", "x", "--json"},
+			want: outcome{code: exitUsage, stderr: "tally: --json is a global flag: put it before the command (tally --json inc ...)\n" + incUsage},
+		},
+	})
+}
+
+func TestGet(t *testing.T) {
+	const table = "" +
+		"COUNTER     VALUE  SHARDS  CREATED                      UPDATED\n" +
+		"page-views  42     4       2025-03-14T15:09:26.535897Z  2025-03-15T08:00:00.000000Z\n"
+	const twoRows = "" +
+		"COUNTER  VALUE  SHARDS  CREATED                      UPDATED\n" +
+		"a        -7     1       2025-03-14T15:09:26.535897Z  2025-03-15T08:00:00.000000Z\n" +
+		"b        0      16      2025-03-14T15:09:26.535897Z  2025-03-15T08:00:00.000000Z\n"
+	const jsonA = `{"name":"counters/a","value":"-7","shardCount":1,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z","readTime":"2025-03-16T12:30:00.000001Z"}` + "\n"
+	const jsonB = `{"name":"counters/b","value":"0","shardCount":16,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z","readTime":"2025-03-16T12:30:00.000001Z"}` + "\n"
+	batch := replyWith(&tallyv1.BatchGetCountersResponse{Counters: []*tallyv1.Counter{counter("a", -7, 1), counter("b", 0, 16)}})
+	runCases(t, []cliCase{
+		{
+			name:         "one name uses GetCounter",
+			args:         []string{"get", "page-views"},
+			reply:        replyWith(counter("page-views", 42, 4)),
+			wantRequests: []proto.Message{&tallyv1.GetCounterRequest{Name: "counters/page-views"}},
+			want:         outcome{stdout: table},
+		},
+		{
+			name:         "several names use BatchGetCounters",
+			args:         []string{"get", "a", "counters/b"},
+			reply:        batch,
+			wantRequests: []proto.Message{&tallyv1.BatchGetCountersRequest{Names: []string{"counters/a", "counters/b"}}},
+			want:         outcome{stdout: twoRows},
+		},
+		{
+			name:         "json one object per counter",
+			args:         []string{"--json", "get", "a", "b"},
+			reply:        batch,
+			wantRequests: []proto.Message{&tallyv1.BatchGetCountersRequest{Names: []string{"counters/a", "counters/b"}}},
+			want:         outcome{stdout: jsonA + jsonB},
+		},
+		{
+			name:         "not found",
+			args:         []string{"get", "a"},
+			reply:        replyError(status.Error(codes.NotFound, `counter "counters/a" does not exist`)),
+			wantRequests: []proto.Message{&tallyv1.GetCounterRequest{Name: "counters/a"}},
+			want:         outcome{code: exitFailed, stderr: `tally: NOT_FOUND: counter "counters/a" does not exist` + "\n"},
+		},
+		{
+			name: "missing name",
+			args: []string{"get"},
+			want: outcome{code: exitUsage, stderr: "tally: missing NAME\nusage: tally [global flags] get NAME...\n"},
+		},
+	})
+}
+
+func TestCreate(t *testing.T) {
+	const createUsage = "usage: tally [global flags] create NAME [--shards N]\n"
+	runCases(t, []cliCase{
+		{
+			name:         "server default shards",
+			args:         []string{"create", "x"},
+			reply:        replyWith(counter("x", 0, 16)),
+			wantRequests: []proto.Message{&tallyv1.CreateCounterRequest{CounterId: "x"}},
+			want:         outcome{stdout: "created counters/x with 16 shards\n"},
+		},
+		{
+			name:         "full name and shards after",
+			args:         []string{"create", "counters/x", "--shards", "8"},
+			reply:        replyWith(counter("x", 0, 8)),
+			wantRequests: []proto.Message{&tallyv1.CreateCounterRequest{CounterId: "x", Counter: &tallyv1.Counter{ShardCount: 8}}},
+			want:         outcome{stdout: "created counters/x with 8 shards\n"},
+		},
+		{
+			name:         "shards before, one shard",
+			args:         []string{"create", "--shards=1", "x"},
+			reply:        replyWith(counter("x", 0, 1)),
+			wantRequests: []proto.Message{&tallyv1.CreateCounterRequest{CounterId: "x", Counter: &tallyv1.Counter{ShardCount: 1}}},
+			want:         outcome{stdout: "created counters/x with 1 shard\n"},
+		},
+		{
+			name:         "explicit zero is sent",
+			args:         []string{"create", "x", "--shards", "0"},
+			reply:        replyWith(counter("x", 0, 16)),
+			wantRequests: []proto.Message{&tallyv1.CreateCounterRequest{CounterId: "x", Counter: &tallyv1.Counter{}}},
+			want:         outcome{stdout: "created counters/x with 16 shards\n"},
+		},
+		{
+			name:         "json",
+			args:         []string{"--json", "create", "x"},
+			reply:        replyWith(basic("x", 16)),
+			wantRequests: []proto.Message{&tallyv1.CreateCounterRequest{CounterId: "x"}},
+			want:         outcome{stdout: `{"name":"counters/x","value":"0","shardCount":16,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z"}` + "\n"},
+		},
+		{
+			name:         "already exists",
+			args:         []string{"create", "x"},
+			reply:        replyError(status.Error(codes.AlreadyExists, "counters/x already exists")),
+			wantRequests: []proto.Message{&tallyv1.CreateCounterRequest{CounterId: "x"}},
+			want:         outcome{code: exitFailed, stderr: "tally: ALREADY_EXISTS: counters/x already exists\n"},
+		},
+		{
+			name: "shards not a number",
+			args: []string{"create", "x", "--shards", "many"},
+			want: outcome{code: exitUsage, stderr: `tally: invalid value "many" for flag --shards: want an integer from -2147483648 to 2147483647` + "\n" + createUsage},
+		},
+		{
+			name: "missing name",
+			args: []string{"create", "--shards", "2"},
+			want: outcome{code: exitUsage, stderr: "tally: missing NAME\n" + createUsage},
+		},
+	})
+}
+
+func TestResize(t *testing.T) {
+	const resizeUsage = "usage: tally [global flags] resize NAME --shards N\n"
+	req := &tallyv1.UpdateCounterRequest{
+		Counter:    &tallyv1.Counter{Name: "counters/x", ShardCount: 8},
+		UpdateMask: fieldMask("shard_count"),
+	}
+	runCases(t, []cliCase{
+		{
+			name:         "shards after",
+			args:         []string{"resize", "x", "--shards", "8"},
+			reply:        replyWith(counter("x", 0, 8)),
+			wantRequests: []proto.Message{req},
+			want:         outcome{stdout: "counters/x now has 8 shards\n"},
+		},
+		{
+			name:         "shards before, full name",
+			args:         []string{"resize", "--shards=8", "counters/x"},
+			reply:        replyWith(counter("x", 0, 8)),
+			wantRequests: []proto.Message{req},
+			want:         outcome{stdout: "counters/x now has 8 shards\n"},
+		},
+		{
+			name:         "json",
+			args:         []string{"--json", "resize", "x", "--shards", "8"},
+			reply:        replyWith(basic("x", 8)),
+			wantRequests: []proto.Message{req},
+			want:         outcome{stdout: `{"name":"counters/x","value":"0","shardCount":8,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z"}` + "\n"},
+		},
+		{
+			name: "shards required",
+			args: []string{"resize", "x"},
+			want: outcome{code: exitUsage, stderr: "tally: missing --shards N\n" + resizeUsage},
+		},
+		{
+			name: "missing name",
+			args: []string{"resize", "--shards", "3"},
+			want: outcome{code: exitUsage, stderr: "tally: missing NAME\n" + resizeUsage},
+		},
+	})
+}
+
+func TestReset(t *testing.T) {
+	runCases(t, []cliCase{
+		{
+			name:         "without key",
+			args:         []string{"reset", "x"},
+			reply:        replyWith(&tallyv1.ResetCounterResponse{CommitTime: updated}),
+			wantRequests: []proto.Message{&tallyv1.ResetCounterRequest{Name: "counters/x"}},
+			want:         outcome{stdout: "committed at 2025-03-15T08:00:00.000000Z\n"},
+		},
+		{
+			name:         "key before the name, duplicate",
+			args:         []string{"reset", "--key", "r1", "counters/x"},
+			reply:        replyWith(&tallyv1.ResetCounterResponse{CommitTime: updated, Duplicate: true}),
+			wantRequests: []proto.Message{&tallyv1.ResetCounterRequest{Name: "counters/x", IdempotencyKey: "r1"}},
+			want:         outcome{stdout: "committed at 2025-03-15T08:00:00.000000Z (duplicate)\n"},
+		},
+		{
+			name:         "json",
+			args:         []string{"--json", "reset", "x", "--key", "r1"},
+			reply:        replyWith(&tallyv1.ResetCounterResponse{CommitTime: updated, Duplicate: true}),
+			wantRequests: []proto.Message{&tallyv1.ResetCounterRequest{Name: "counters/x", IdempotencyKey: "r1"}},
+			want:         outcome{stdout: `{"commitTime":"2025-03-15T08:00:00Z","duplicate":true}` + "\n"},
+		},
+		{
+			name:         "not found",
+			args:         []string{"reset", "x"},
+			reply:        replyError(status.Error(codes.NotFound, "counters/x does not exist")),
+			wantRequests: []proto.Message{&tallyv1.ResetCounterRequest{Name: "counters/x"}},
+			want:         outcome{code: exitFailed, stderr: "tally: NOT_FOUND: counters/x does not exist\n"},
+		},
+		{
+			name: "missing name",
+			args: []string{"reset", "--key", "r1"},
+			want: outcome{code: exitUsage, stderr: "tally: missing NAME\nusage: tally [global flags] reset NAME [--key K]\n"},
+		},
+	})
+}
+
+func TestDelete(t *testing.T) {
+	const deleteUsage = "usage: tally [global flags] delete NAME\n"
+	runCases(t, []cliCase{
+		{
+			name:         "by id",
+			args:         []string{"delete", "x"},
+			reply:        replyWith(&emptypb.Empty{}),
+			wantRequests: []proto.Message{&tallyv1.DeleteCounterRequest{Name: "counters/x"}},
+			want:         outcome{stdout: "deleted counters/x\n"},
+		},
+		{
+			name:         "json",
+			args:         []string{"--json", "delete", "counters/x"},
+			reply:        replyWith(&emptypb.Empty{}),
+			wantRequests: []proto.Message{&tallyv1.DeleteCounterRequest{Name: "counters/x"}},
+			want:         outcome{stdout: "{}\n"},
+		},
+		{
+			name: "missing name",
+			args: []string{"delete"},
+			want: outcome{code: exitUsage, stderr: "tally: missing NAME\n" + deleteUsage},
+		},
+		{
+			name: "two names",
+			args: []string{"delete", "a", "b"},
+			want: outcome{code: exitUsage, stderr: `tally: unexpected argument "b"` + "\n" + deleteUsage},
+		},
+	})
+}

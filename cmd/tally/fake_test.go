@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
+)
+
+// replyFunc answers one request of the fake server.
+type replyFunc func(req proto.Message) (proto.Message, error)
+
+// fakeServer records every request and answers with reply.
+type fakeServer struct {
+	tallyv1.UnimplementedCounterServiceServer
+	reply replyFunc
+
+	mu       sync.Mutex
+	requests []proto.Message
+}
+
+var _ tallyv1.CounterServiceServer = (*fakeServer)(nil)
+
+func (f *fakeServer) handle(req proto.Message) (proto.Message, error) {
+	f.mu.Lock()
+	f.requests = append(f.requests, proto.Clone(req))
+	f.mu.Unlock()
+	if f.reply == nil {
+		return nil, status.Error(codes.Unimplemented, "the test gave the fake no reply")
+	}
+	return f.reply(req)
+}
+
+func (f *fakeServer) recorded() []proto.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]proto.Message(nil), f.requests...)
+}
+
+// answer converts the fake's reply to the method's response type.
+func answer[T proto.Message](m proto.Message, err error) (T, error) {
+	var zero T
+	if err != nil {
+		return zero, err
+	}
+	resp, ok := m.(T)
+	if !ok {
+		return zero, status.Errorf(codes.Internal, "the test's fake replied %T, want %T", m, zero)
+	}
+	return resp, nil
+}
+
+func (f *fakeServer) Increment(_ context.Context, r *tallyv1.IncrementRequest) (*tallyv1.IncrementResponse, error) {
+	return answer[*tallyv1.IncrementResponse](f.handle(r))
+}
+
+func (f *fakeServer) BatchIncrement(_ context.Context, r *tallyv1.BatchIncrementRequest) (*tallyv1.BatchIncrementResponse, error) {
+	return answer[*tallyv1.BatchIncrementResponse](f.handle(r))
+}
+
+func (f *fakeServer) GetCounter(_ context.Context, r *tallyv1.GetCounterRequest) (*tallyv1.Counter, error) {
+	return answer[*tallyv1.Counter](f.handle(r))
+}
+
+func (f *fakeServer) BatchGetCounters(_ context.Context, r *tallyv1.BatchGetCountersRequest) (*tallyv1.BatchGetCountersResponse, error) {
+	return answer[*tallyv1.BatchGetCountersResponse](f.handle(r))
+}
+
+func (f *fakeServer) CreateCounter(_ context.Context, r *tallyv1.CreateCounterRequest) (*tallyv1.Counter, error) {
+	return answer[*tallyv1.Counter](f.handle(r))
+}
+
+func (f *fakeServer) UpdateCounter(_ context.Context, r *tallyv1.UpdateCounterRequest) (*tallyv1.Counter, error) {
+	return answer[*tallyv1.Counter](f.handle(r))
+}
+
+func (f *fakeServer) ResetCounter(_ context.Context, r *tallyv1.ResetCounterRequest) (*tallyv1.ResetCounterResponse, error) {
+	return answer[*tallyv1.ResetCounterResponse](f.handle(r))
+}
+
+func (f *fakeServer) DeleteCounter(_ context.Context, r *tallyv1.DeleteCounterRequest) (*emptypb.Empty, error) {
+	return answer[*emptypb.Empty](f.handle(r))
+}
+
+func (f *fakeServer) ListCounters(_ context.Context, r *tallyv1.ListCountersRequest) (*tallyv1.ListCountersResponse, error) {
+	return answer[*tallyv1.ListCountersResponse](f.handle(r))
+}
+
+// startFake serves a fake on a loopback port for the rest of the test and
+// returns its address.
+func startFake(t *testing.T, reply replyFunc) (string, *fakeServer) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	fake := &fakeServer{reply: reply}
+	srv := grpc.NewServer()
+	tallyv1.RegisterCounterServiceServer(srv, fake)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	t.Cleanup(func() {
+		srv.Stop()
+		// Stop may win the race with Serve, which then reports that.
+		if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			t.Errorf("fake server: %v", err)
+		}
+	})
+	return lis.Addr().String(), fake
+}
+
+// outcome is what one run of the command produced.
+type outcome struct {
+	code           int
+	stdout, stderr string
+}
+
+func runTally(ctx context.Context, args ...string) outcome {
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, &stdout, &stderr)
+	return outcome{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// checkOutcome compares everything a run produced.
+func checkOutcome(t *testing.T, got, want outcome) {
+	t.Helper()
+	if got.code != want.code {
+		t.Errorf("exit code = %d, want %d\nstderr:\n%s", got.code, want.code, got.stderr)
+	}
+	if got.stdout != want.stdout {
+		t.Errorf("stdout:\n%s\nwant:\n%s", got.stdout, want.stdout)
+	}
+	if got.stderr != want.stderr {
+		t.Errorf("stderr:\n%s\nwant:\n%s", got.stderr, want.stderr)
+	}
+}
+
+// checkRequests compares the requests the fake received with want, in order.
+func checkRequests(t *testing.T, got, want []proto.Message) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("server got %d requests, want %d:\n%s", len(got), len(want), describe(got))
+		return
+	}
+	for i := range want {
+		if !proto.Equal(got[i], want[i]) {
+			t.Errorf("request %d = %T{%s}, want %T{%s}", i, got[i], prototext.Format(got[i]), want[i], prototext.Format(want[i]))
+		}
+	}
+}
+
+func describe(ms []proto.Message) string {
+	var b strings.Builder
+	for _, m := range ms {
+		fmt.Fprintf(&b, "  %T{%s}\n", m, prototext.Format(m))
+	}
+	return b.String()
+}
+
+// replyWith answers every request with m.
+func replyWith(m proto.Message) replyFunc {
+	return func(proto.Message) (proto.Message, error) { return m, nil }
+}
+
+// replyError answers every request with err.
+func replyError(err error) replyFunc {
+	return func(proto.Message) (proto.Message, error) { return nil, err }
+}

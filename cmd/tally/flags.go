@@ -1,0 +1,115 @@
+package main
+
+import (
+	"flag"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// parseFlags sets the flags in args on fs and returns the positional
+// arguments. With interleaved, flags may appear anywhere among the positional
+// arguments; otherwise parsing stops at the first positional argument. "--"
+// ends the flags.
+//
+// An argument is a flag only if it starts with "-" followed by something other
+// than a digit, so a negative DELTA such as -5 stays positional. A flag's value
+// is always the following argument (or the text after "="), whatever it looks
+// like, so `--key -5` sets the key to "-5".
+func parseFlags(fs *flag.FlagSet, args []string, interleaved bool) ([]string, error) {
+	var positional []string
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" {
+			return append(positional, args[i+1:]...), nil
+		}
+		if !looksLikeFlag(arg) {
+			if !interleaved {
+				return append(positional, args[i:]...), nil
+			}
+			positional = append(positional, arg)
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(arg[1:], "-"), "=")
+		if name == "h" || name == "help" {
+			return nil, flag.ErrHelp
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			return nil, unknownFlag(fs, name)
+		}
+		switch {
+		case hasValue:
+		case isBoolFlag(f):
+			value = "true"
+		case i+1 < len(args):
+			i++
+			value = args[i]
+		default:
+			return nil, usageErrorf("flag --%s needs a value", name)
+		}
+		if err := fs.Set(name, value); err != nil {
+			return nil, usageErrorf("invalid value %q for flag --%s: want %s", value, name, expectation(f))
+		}
+	}
+	return positional, nil
+}
+
+func looksLikeFlag(arg string) bool {
+	return len(arg) > 1 && arg[0] == '-' && (arg[1] < '0' || arg[1] > '9')
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+func unknownFlag(fs *flag.FlagSet, name string) error {
+	if fs.Name() != "tally" && isGlobalFlag(name) {
+		return usageErrorf("--%s is a global flag: put it before the command (tally --%s %s ...)", name, name, fs.Name())
+	}
+	return usageErrorf("unknown flag --%s", name)
+}
+
+// expectation describes the values a flag accepts, for error messages.
+func expectation(f *flag.Flag) string {
+	if _, ok := f.Value.(*int32Flag); ok {
+		return "an integer from -2147483648 to 2147483647"
+	}
+	getter, ok := f.Value.(flag.Getter)
+	if !ok {
+		return "a valid value"
+	}
+	switch getter.Get().(type) {
+	case bool:
+		return "true or false"
+	case time.Duration:
+		return "a duration such as 500ms, 10s or 1m"
+	default:
+		return "a valid value"
+	}
+}
+
+// int32Flag is an optional int32 flag that remembers whether it was given.
+type int32Flag struct {
+	value int32
+	set   bool
+}
+
+var _ flag.Value = (*int32Flag)(nil)
+
+func (f *int32Flag) String() string {
+	if f == nil || !f.set {
+		return ""
+	}
+	return strconv.FormatInt(int64(f.value), 10)
+}
+
+func (f *int32Flag) Set(s string) error {
+	v, err := strconv.ParseInt(s, 10, 32)
+	if err != nil {
+		return err
+	}
+	f.value, f.set = int32(v), true
+	return nil
+}
