@@ -15,6 +15,7 @@ import (
 
 	"github.com/tally-dev/tally/emulator/server"
 	"github.com/tally-dev/tally/emulator/storage"
+	"github.com/tally-dev/tally/emulator/ttl"
 	"github.com/tally-dev/tally/emulator/txn"
 )
 
@@ -31,6 +32,11 @@ type Options struct {
 	Logger   *slog.Logger
 	// VersionRetention is how far back reads at a read_time may go; default 1h.
 	VersionRetention time.Duration
+	// TTL policies delete documents whose expiry field has passed, at most one policy per
+	// collection group. Production deletes them within about a day; the emulator checks every
+	// TTLInterval (default 5s).
+	TTL         []ttl.Policy
+	TTLInterval time.Duration
 }
 
 // Emulator is a running emulator.
@@ -39,6 +45,7 @@ type Emulator struct {
 	grpc   *grpc.Server
 	engine *txn.Engine
 	store  *storage.Store
+	ttl    *ttl.Sweeper
 	served chan error
 }
 
@@ -50,6 +57,9 @@ const maxMessageBytes = 64 << 20
 func Start(ctx context.Context, opts Options) (*Emulator, error) {
 	if !opts.InMemory && opts.DataDir == "" {
 		return nil, errors.New("emulator: DataDir is required unless InMemory is set")
+	}
+	if err := ttl.ValidatePolicies(opts.TTL); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -71,19 +81,35 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		}
 	}
 	engine := txn.New(txn.Options{Store: store, Logger: log, VersionRetention: opts.VersionRetention})
+	sweeper, err := ttl.New(ttl.Options{Engine: engine, Store: store, Policies: opts.TTL, Interval: opts.TTLInterval, Logger: log})
+	if err != nil {
+		engine.Close()
+		if opts.Listener == nil {
+			_ = lis.Close()
+		}
+		return nil, errors.Join(fmt.Errorf("emulator: %w", err), store.Close())
+	}
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(maxMessageBytes), grpc.MaxSendMsgSize(maxMessageBytes))
 	pb.RegisterFirestoreServer(gs, server.New(server.Options{Engine: engine, Logger: log}))
-	e := &Emulator{lis: lis, grpc: gs, engine: engine, store: store, served: make(chan error, 1)}
+	e := &Emulator{lis: lis, grpc: gs, engine: engine, store: store, ttl: sweeper, served: make(chan error, 1)}
 	go func() { e.served <- gs.Serve(lis) }()
+	sweeper.Start()
 	return e, nil
 }
 
 // Addr is the address clients connect to (host:port), the value for FIRESTORE_EMULATOR_HOST.
 func (e *Emulator) Addr() string { return e.lis.Addr().String() }
 
-// Close stops serving, letting in-flight calls finish, and closes storage. Everything
-// acknowledged is already durable; Close only releases resources.
+// SweepTTL runs one pass of the TTL policies now and returns how many documents it deleted, so
+// that tests need not wait for the background interval.
+func (e *Emulator) SweepTTL(ctx context.Context) (int, error) {
+	return e.ttl.Sweep(ctx)
+}
+
+// Close stops the TTL sweeper and serving, letting in-flight calls finish, and closes storage.
+// Everything acknowledged is already durable; Close only releases resources.
 func (e *Emulator) Close() error {
+	e.ttl.Stop()
 	e.grpc.GracefulStop()
 	serveErr := <-e.served
 	if errors.Is(serveErr, grpc.ErrServerStopped) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tally-dev/tally/emulator"
+	"github.com/tally-dev/tally/emulator/ttl"
 )
 
 // Config is everything the command reads from its flags.
@@ -27,6 +28,9 @@ type Config struct {
 	InMemory         bool
 	VersionRetention time.Duration
 	LogLevel         slog.Level
+	TTL              []string // GROUP=FIELD policies, one per --ttl
+	TTLConfig        string   // JSON policy file
+	TTLInterval      time.Duration
 }
 
 // Validate reports the first problem with the configuration.
@@ -42,8 +46,44 @@ func (c *Config) Validate() error {
 		return errors.New("--data-dir is required unless --in-memory is set")
 	case c.VersionRetention < time.Minute:
 		return fmt.Errorf("--version-retention %s is below the minimum of 1m", c.VersionRetention)
+	case c.TTLInterval <= 0:
+		return fmt.Errorf("--ttl-interval %s must be positive", c.TTLInterval)
 	}
-	return nil
+	_, err := c.TTLPolicies()
+	return err
+}
+
+// TTLPolicies reads the policies of every --ttl and of --ttl-config, and validates them: each on
+// its own, and at most one per collection group across both.
+func (c *Config) TTLPolicies() ([]ttl.Policy, error) {
+	var policies []ttl.Policy
+	for _, spec := range c.TTL {
+		p, err := ttl.ParsePolicy(spec)
+		if err != nil {
+			return nil, fmt.Errorf("--ttl: %w", err)
+		}
+		policies = append(policies, p)
+	}
+	if c.TTLConfig != "" {
+		fromFile, err := readTTLConfig(c.TTLConfig)
+		if err != nil {
+			return nil, fmt.Errorf("--ttl-config %s: %w", c.TTLConfig, err)
+		}
+		policies = append(policies, fromFile...)
+	}
+	if err := ttl.ValidatePolicies(policies); err != nil {
+		return nil, fmt.Errorf("--ttl and --ttl-config: %w", err)
+	}
+	return policies, nil
+}
+
+func readTTLConfig(path string) ([]ttl.Policy, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ttl.ReadConfig(f)
 }
 
 func parseConfig(args []string, stderr io.Writer) (*Config, error) {
@@ -56,6 +96,12 @@ func parseConfig(args []string, stderr io.Writer) (*Config, error) {
 	fs.BoolVar(&c.InMemory, "in-memory", false, "keep all data in memory; nothing survives exit")
 	fs.DurationVar(&c.VersionRetention, "version-retention", time.Hour, "how far back reads at a read_time may go")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	fs.Func("ttl", "TTL policy GROUP=FIELD: delete documents of collection group GROUP once the timestamp in FIELD has passed (repeatable)", func(s string) error {
+		c.TTL = append(c.TTL, s)
+		return nil
+	})
+	fs.StringVar(&c.TTLConfig, "ttl-config", "", `JSON file of TTL policies: {"policies":[{"collection_group":"idempotency","field":"expire_at"}]}`)
+	fs.DurationVar(&c.TTLInterval, "ttl-interval", 5*time.Second, "how often TTL policies are applied")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -81,6 +127,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	policies, err := cfg.TTLPolicies()
+	if err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	em, err := emulator.Start(ctx, emulator.Options{
 		DataDir:          cfg.DataDir,
@@ -88,6 +138,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Addr:             net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 		Logger:           log,
 		VersionRetention: cfg.VersionRetention,
+		TTL:              policies,
+		TTLInterval:      cfg.TTLInterval,
 	})
 	if err != nil {
 		return err
@@ -98,7 +150,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Firestore emulator listening on %s, storing data %s.\n", em.Addr(), storageDesc)
 	fmt.Fprintf(stdout, "Point Firestore clients at it with:\n\n   export FIRESTORE_EMULATOR_HOST=%s\n\n", em.Addr())
+	printTTLPolicies(stdout, policies, cfg.TTLInterval)
 	<-ctx.Done()
 	log.Info("shutting down")
 	return em.Close()
+}
+
+func printTTLPolicies(w io.Writer, policies []ttl.Policy, interval time.Duration) {
+	if len(policies) == 0 {
+		fmt.Fprintln(w, "No TTL policies (add them with --ttl GROUP=FIELD or --ttl-config FILE).")
+		return
+	}
+	fmt.Fprintf(w, "TTL policies, applied every %s (production takes up to about 24h):\n", interval)
+	for _, p := range policies {
+		fmt.Fprintf(w, "   collection group %q expires documents at field %s\n", p.CollectionGroup, p.Field)
+	}
 }
