@@ -22,6 +22,13 @@ import (
 // Each create of a counter starts a new generation, so increments that race a delete can never
 // leak into the counter's next incarnation. Idempotency records carry expire_at for a TTL policy
 // on the collection group "idempotency".
+// The TTL policy that expires idempotency records: Firestore deletes a record once the time in
+// its TTLField has passed. Deploy it with the database (see terraform/) or give it to the emulator.
+const (
+	TTLCollectionGroup = recordsCollection
+	TTLField           = recordExpireAt
+)
+
 const (
 	countersCollection    = "counters"
 	generationsCollection = "generations"

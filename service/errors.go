@@ -1,0 +1,117 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tally-dev/tally/shard"
+)
+
+// internalMessage is all a client learns of a server fault; the detail goes to the log only.
+const internalMessage = "internal error"
+
+// errorKinds maps the core's sentinel errors to status codes. The message is built here rather
+// than taken from the error, because the core may wrap its sentinels around Firestore errors
+// whose text is not for clients. %s is the subject the handler named (see about).
+var errorKinds = []struct {
+	err    error
+	code   codes.Code
+	format string
+}{
+	{shard.ErrNotFound, codes.NotFound, "%s does not exist"},
+	{shard.ErrAlreadyExists, codes.AlreadyExists, "%s already exists"},
+	{shard.ErrKeyReused, codes.FailedPrecondition, "%s: the idempotency key was already used for a different request"},
+	{shard.ErrOutOfRange, codes.OutOfRange, "%s: the value would leave the int64 range; nothing was applied"},
+	{shard.ErrOverloaded, codes.ResourceExhausted, "%s: too many queued increments; nothing was applied, retry with backoff"},
+	{shard.ErrContention, codes.Aborted, "%s: too much contention; nothing was applied, retry"},
+	{shard.ErrUnknownOutcome, codes.Unavailable, "%s: the outcome of the write is unknown; retry with the same idempotency key to apply it exactly once"},
+	{shard.ErrClosed, codes.Unavailable, "%s: the server is shutting down; nothing was applied, retry"},
+	{context.Canceled, codes.Canceled, "%s: the request was canceled"},
+	{context.DeadlineExceeded, codes.DeadlineExceeded, "%s: the deadline expired before the request completed"},
+}
+
+// subjectError records what a failed call was about, so that status messages can name the
+// counter without repeating the core's own message.
+type subjectError struct {
+	subject string
+	err     error
+}
+
+func (e *subjectError) Error() string { return e.subject + ": " + e.err.Error() }
+func (e *subjectError) Unwrap() error { return e.err }
+
+// about tags err with the subject its status message names, e.g. `counter "counters/a"`.
+func about(subject string, err error) error {
+	return &subjectError{subject: subject, err: err}
+}
+
+// counterSubject is the subject of an error about one counter.
+func counterSubject(id string) string { return fmt.Sprintf("counter %q", resourceName(id)) }
+
+// toStatus turns any error of a handler into the gRPC status the client receives. Unknown
+// errors are logged with their detail and answered with a bare INTERNAL.
+func toStatus(ctx context.Context, log *slog.Logger, err error) error {
+	if err == nil {
+		return nil
+	}
+	var field *shard.FieldError
+	if errors.As(err, &field) {
+		return badRequest(field.Field, field.Msg)
+	}
+	subject := "request"
+	var tagged *subjectError
+	if errors.As(err, &tagged) {
+		subject = tagged.subject
+	}
+	method, ok := grpc.Method(ctx)
+	if !ok {
+		method = "unknown"
+	}
+	for _, kind := range errorKinds {
+		if errors.Is(err, kind.err) {
+			if kind.err == shard.ErrUnknownOutcome {
+				// The cause is usually Firestore being unreachable, which operators want to see.
+				log.WarnContext(ctx, "write outcome unknown", "method", method, "error", err)
+			}
+			return status.Error(kind.code, validUTF8(fmt.Sprintf(kind.format, subject)))
+		}
+	}
+	if errors.Is(err, shard.ErrInvalidArgument) {
+		// The core promises a FieldError for every rejection; without one no field can be named.
+		return status.Error(codes.InvalidArgument, validUTF8(err.Error()))
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		// The client went away or ran out of time and the failure most likely followed from it;
+		// answer as if the core had said so, and keep the detail out of the error log.
+		log.DebugContext(ctx, "request failed after its context ended", "method", method, "error", err)
+		return toStatus(ctx, log, about(subject, ctxErr))
+	}
+	log.ErrorContext(ctx, "internal error", "method", method, "error", err)
+	return status.Error(codes.Internal, internalMessage)
+}
+
+// badRequest is an INVALID_ARGUMENT that carries the offending field as a google.rpc.BadRequest
+// detail, for clients that act on the field rather than parse the message.
+func badRequest(field, msg string) error {
+	field, msg = validUTF8(field), validUTF8(msg)
+	st := status.New(codes.InvalidArgument, field+": "+msg)
+	detailed, err := st.WithDetails(&errdetails.BadRequest{
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: msg}},
+	})
+	if err != nil {
+		return st.Err()
+	}
+	return detailed.Err()
+}
+
+// validUTF8 keeps messages sendable: a status travels as a protobuf message, whose strings must
+// be valid UTF-8, and rejected input may not be.
+func validUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }

@@ -1,0 +1,170 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/mock/gomock"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
+)
+
+// rpcTimeout bounds every call of a test, so that a handler stopped by a failed mock expectation
+// fails the test instead of hanging it.
+const rpcTimeout = 10 * time.Second
+
+// harness is a Server over a mock Counters, reachable over real gRPC and in process.
+type harness struct {
+	// wire reaches the server through a gRPC connection, so statuses and their details are
+	// marshalled as a real client sees them.
+	wire tallyv1.CounterServiceClient
+	// direct calls the handlers in process, for requests that protobuf refuses to marshal (proto3
+	// strings must be valid UTF-8) but a handler must still reject.
+	direct   tallyv1.CounterServiceClient
+	counters *MockCounters
+	logs     *syncBuffer
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	counters := NewMockCounters(gomock.NewController(t))
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := New(Options{Counters: counters, Logger: logger})
+	return &harness{
+		wire:     serve(t, srv),
+		direct:   directClient{srv},
+		counters: counters,
+		logs:     logs,
+	}
+}
+
+// serve runs srv on an in-memory listener and returns a client connected to it.
+func serve(t *testing.T, srv tallyv1.CounterServiceServer) tallyv1.CounterServiceClient {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	gs := grpc.NewServer()
+	tallyv1.RegisterCounterServiceServer(gs, srv)
+	served := make(chan error, 1)
+	go func() { served <- gs.Serve(lis) }()
+	t.Cleanup(func() {
+		gs.Stop()
+		if err := <-served; err != nil {
+			t.Errorf("grpc Serve: %v", err)
+		}
+	})
+	conn, err := grpc.NewClient("passthrough:///bufconn",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("grpc.NewClient: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return tallyv1.NewCounterServiceClient(conn)
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), rpcTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// wantFieldViolation checks that err is INVALID_ARGUMENT naming exactly field, both in the message
+// and in a google.rpc.BadRequest detail.
+func wantFieldViolation(t *testing.T, err error, field string) {
+	t.Helper()
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument {
+		t.Fatalf("status %v %q, want InvalidArgument", st.Code(), st.Message())
+	}
+	if !strings.HasPrefix(st.Message(), field+": ") {
+		t.Errorf("message %q does not start with the field %q", st.Message(), field)
+	}
+	var violations []*errdetails.BadRequest_FieldViolation
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			violations = append(violations, br.GetFieldViolations()...)
+		}
+	}
+	if len(violations) != 1 {
+		t.Fatalf("details %v: want one BadRequest field violation", st.Details())
+	}
+	if got := violations[0].GetField(); got != field {
+		t.Errorf("BadRequest field %q, want %q", got, field)
+	}
+	if violations[0].GetDescription() == "" {
+		t.Errorf("BadRequest violation of %q has no description", field)
+	}
+}
+
+// syncBuffer collects log output written by handler goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// directClient calls a Server's handlers without gRPC in between.
+type directClient struct{ s *Server }
+
+var _ tallyv1.CounterServiceClient = directClient{}
+
+func (d directClient) Increment(ctx context.Context, in *tallyv1.IncrementRequest, _ ...grpc.CallOption) (*tallyv1.IncrementResponse, error) {
+	return d.s.Increment(ctx, in)
+}
+
+func (d directClient) BatchIncrement(ctx context.Context, in *tallyv1.BatchIncrementRequest, _ ...grpc.CallOption) (*tallyv1.BatchIncrementResponse, error) {
+	return d.s.BatchIncrement(ctx, in)
+}
+
+func (d directClient) GetCounter(ctx context.Context, in *tallyv1.GetCounterRequest, _ ...grpc.CallOption) (*tallyv1.Counter, error) {
+	return d.s.GetCounter(ctx, in)
+}
+
+func (d directClient) BatchGetCounters(ctx context.Context, in *tallyv1.BatchGetCountersRequest, _ ...grpc.CallOption) (*tallyv1.BatchGetCountersResponse, error) {
+	return d.s.BatchGetCounters(ctx, in)
+}
+
+func (d directClient) CreateCounter(ctx context.Context, in *tallyv1.CreateCounterRequest, _ ...grpc.CallOption) (*tallyv1.Counter, error) {
+	return d.s.CreateCounter(ctx, in)
+}
+
+func (d directClient) UpdateCounter(ctx context.Context, in *tallyv1.UpdateCounterRequest, _ ...grpc.CallOption) (*tallyv1.Counter, error) {
+	return d.s.UpdateCounter(ctx, in)
+}
+
+func (d directClient) ResetCounter(ctx context.Context, in *tallyv1.ResetCounterRequest, _ ...grpc.CallOption) (*tallyv1.ResetCounterResponse, error) {
+	return d.s.ResetCounter(ctx, in)
+}
+
+func (d directClient) DeleteCounter(ctx context.Context, in *tallyv1.DeleteCounterRequest, _ ...grpc.CallOption) (*emptypb.Empty, error) {
+	return d.s.DeleteCounter(ctx, in)
+}
+
+func (d directClient) ListCounters(ctx context.Context, in *tallyv1.ListCountersRequest, _ ...grpc.CallOption) (*tallyv1.ListCountersResponse, error) {
+	return d.s.ListCounters(ctx, in)
+}

@@ -1,0 +1,67 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
+)
+
+// Subjects of error messages about reads of several counters: the core does not say which of
+// them failed.
+const (
+	batchGetSubject = "one of the requested counters"
+	listSubject     = "listing counters"
+)
+
+// GetCounter reads one counter with its value.
+func (s *Server) GetCounter(ctx context.Context, req *tallyv1.GetCounterRequest) (*tallyv1.Counter, error) {
+	id, err := validateGet(req)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	c, err := s.counters.Get(ctx, id)
+	return s.counterReply(ctx, id, c, err)
+}
+
+// BatchGetCounters reads several counters at one read time, in the order of the request.
+func (s *Server) BatchGetCounters(ctx context.Context, req *tallyv1.BatchGetCountersRequest) (*tallyv1.BatchGetCountersResponse, error) {
+	ids, err := validateBatchGet(req)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	cs, err := s.counters.BatchGet(ctx, ids)
+	if err == nil && len(cs) != len(ids) {
+		err = fmt.Errorf("service: the counter store returned %d counters for %d names", len(cs), len(ids))
+	}
+	if err == nil {
+		var pcs []*tallyv1.Counter
+		if pcs, err = toProtos(cs); err == nil {
+			return &tallyv1.BatchGetCountersResponse{Counters: pcs}, nil
+		}
+	}
+	return nil, toStatus(ctx, s.log, about(batchGetSubject, err))
+}
+
+// ListCounters returns a page of counters in ascending order of their ids.
+func (s *Server) ListCounters(ctx context.Context, req *tallyv1.ListCountersRequest) (*tallyv1.ListCountersResponse, error) {
+	opts, err := validateList(req)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	cs, next, err := s.counters.List(ctx, opts)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, about(listSubject, err))
+	}
+	pcs, err := toProtos(cs)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, about(listSubject, err))
+	}
+	if !opts.WithValues {
+		// The BASIC view promises value 0 and no read_time whatever the core filled in.
+		for _, pc := range pcs {
+			pc.Value, pc.ReadTime = 0, nil
+		}
+	}
+	return &tallyv1.ListCountersResponse{Counters: pcs, NextPageToken: next}, nil
+}
