@@ -37,26 +37,21 @@ func (s *Store) BatchIncrement(ctx context.Context, deltas []Delta, key string) 
 	ctx, cancel := context.WithTimeout(ctx, s.opts.CommitTimeout)
 	defer cancel()
 
-	// Lock the counters in id order, so concurrent batches cannot deadlock; this also keeps the
-	// batch from racing this server's own coalesced commits to the same counters.
 	ids := slices.Sorted(maps.Keys(totals))
 	entries := make([]*entry, len(ids))
 	for i, id := range ids {
 		entries[i] = s.entry(id)
-		entries[i].stateMu.Lock()
-		defer entries[i].stateMu.Unlock()
 	}
 	fingerprint := batchFingerprint(totals)
 	var attempts []string
 	for range maxAttempts {
-		plans := make([]*shardPlan, len(entries))
-		for i, e := range entries {
-			if err := s.ensureWritable(ctx, e.id, &e.st); err != nil {
-				return WriteResult{}, classify(err)
-			}
-			plans[i] = newShardPlan(e.id, &e.st)
-			if err := plans[i].add(totals[e.id]); err != nil {
-				return WriteResult{}, fmt.Errorf("counter %q: %w", e.id, err)
+		plans, err := s.planBatch(ctx, entries, totals)
+		if err != nil {
+			return WriteResult{}, err
+		}
+		release := func() {
+			for _, p := range plans {
+				p.e.releasePlan(p)
 			}
 		}
 		name := newAttempt()
@@ -65,8 +60,8 @@ func (s *Store) BatchIncrement(ctx context.Context, deltas []Delta, key string) 
 		var refs []*firestore.DocumentRef
 		for _, p := range plans {
 			s.addWrites(wb, p, name)
-			for _, ref := range p.refs {
-				refs = append(refs, ref)
+			for _, n := range slices.Sorted(maps.Keys(p.refs)) {
+				refs = append(refs, p.refs[n])
 			}
 		}
 		var recordRefs []*firestore.DocumentRef
@@ -76,25 +71,27 @@ func (s *Store) BatchIncrement(ctx context.Context, deltas []Delta, key string) 
 			recordRefs = append(recordRefs, ref)
 		}
 		if len(refs) == 0 && len(recordRefs) == 0 {
+			release()
 			return WriteResult{CommitTime: s.opts.Now()}, nil // every total is zero
 		}
 		commitTime, times, err := commitWrites(ctx, wb, append(refs, recordRefs...))
 		if err == nil {
 			for _, p := range plans {
+				p.e.stateMu.Lock()
 				p.committed(times)
+				p.release()
+				p.e.stateMu.Unlock()
 			}
 			return WriteResult{CommitTime: commitTime}, nil
 		}
 		in, ierr := s.inspect(ctx, plans, recordRefs, attempts)
+		release()
 		switch {
 		case ierr == nil && in.applied:
-			for _, e := range entries {
-				e.st.invalidate()
-			}
 			return WriteResult{CommitTime: in.appliedAt}, nil
 		case ierr != nil || !outcomeKnown(err):
 			for _, e := range entries {
-				e.st.invalidate()
+				e.invalidate()
 			}
 			return WriteResult{}, classify(err)
 		}
@@ -105,6 +102,34 @@ func (s *Store) BatchIncrement(ctx context.Context, deltas []Delta, key string) 
 		}
 	}
 	return WriteResult{}, ErrContention
+}
+
+// planBatch plans each counter's total on one of its shards and reserves those shards. On error
+// nothing stays reserved.
+func (s *Store) planBatch(ctx context.Context, entries []*entry, totals map[string]int64) ([]*shardPlan, error) {
+	plans := make([]*shardPlan, 0, len(entries))
+	for _, e := range entries {
+		e.stateMu.Lock()
+		err := s.ensureWritable(ctx, e.id, &e.st)
+		var p *shardPlan
+		if err == nil {
+			p = newShardPlan(e, &e.st)
+			if err = p.add(totals[e.id]); err == nil {
+				p.reserve()
+			} else {
+				err = fmt.Errorf("counter %q: %w", e.id, err)
+			}
+		}
+		e.stateMu.Unlock()
+		if err != nil {
+			for _, p := range plans {
+				p.e.releasePlan(p)
+			}
+			return nil, classify(err)
+		}
+		plans = append(plans, p)
+	}
+	return plans, nil
 }
 
 // begin registers an operation that Close must wait for; it fails once the store is closed.

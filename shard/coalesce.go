@@ -3,6 +3,7 @@ package shard
 import (
 	"container/list"
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -10,23 +11,27 @@ import (
 	"cloud.google.com/go/firestore"
 )
 
-// Coalescing without timers: each counter has a lane. While one commit of the counter is in
-// flight, new increments queue; when it returns, everything queued (up to MaxBatch) goes out as
-// the next commit: one shard increment per shard touched plus every caller's idempotency record.
-// An idle counter's increment is committed at once, so coalescing adds no latency; a hot counter
-// commits as often as Firestore answers, with ever larger batches.
+// Coalescing without timers: while a commit of a counter is in flight, new increments queue;
+// when it returns, everything queued (up to MaxBatch) goes out as the next commit: one shard
+// increment per shard touched plus every caller's idempotency record. An idle counter's
+// increment is committed at once, so coalescing adds no latency.
+//
+// Up to MaxInFlight commits of one counter run at once (each a lane, each coalescing), on
+// different shards. One lane alone would leave the CPU idle while its commit waits for the fsync;
+// a few overlap that wait with the work of answering and receiving calls.
 
-// entry is the store's in-memory view of one counter. Lock order: Store.mu, then entry.mu; and
-// entry.stateMu, which is held across a whole commit, is never taken under either.
+// entry is the store's in-memory view of one counter. Lock order: Store.mu, then entry.mu.
+// entry.stateMu is never held across a call to Firestore except to (re)load the state.
 type entry struct {
 	id string
 
-	mu      sync.Mutex // guards queue and running
+	mu      sync.Mutex // guards queue and lanes
 	queue   []*call
-	running bool
+	lanes   int // lanes running
 
-	stateMu sync.Mutex // guards st and serializes this server's commits to the counter
+	stateMu sync.Mutex   // guards st and busy
 	st      counterState
+	busy    map[int]int  // shard → commits in flight that write it
 
 	elem *list.Element // position in Store.lru; guarded by Store.mu
 }
@@ -85,8 +90,8 @@ func (s *Store) enqueue(id string, c *call) error {
 		return ErrOverloaded
 	}
 	e.queue = append(e.queue, c)
-	if !e.running {
-		e.running = true
+	if e.lanes < s.opts.MaxInFlight {
+		e.lanes++
 		s.lanes.Add(1)
 		go s.runLane(e)
 	}
@@ -100,7 +105,7 @@ func (s *Store) entryLocked(id string) *entry {
 		s.lru.MoveToFront(e.elem)
 		return e
 	}
-	e := &entry{id: id}
+	e := &entry{id: id, busy: map[int]int{}}
 	e.elem = s.lru.PushFront(e)
 	s.entries[id] = e
 	for s.lru.Len() > s.opts.MaxCachedCounters {
@@ -117,7 +122,7 @@ func (s *Store) entryLocked(id string) *entry {
 func (e *entry) idle() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return !e.running && len(e.queue) == 0
+	return e.lanes == 0 && len(e.queue) == 0
 }
 
 // runLane commits the counter's queued increments batch after batch until the queue is empty.
@@ -132,7 +137,8 @@ func (s *Store) runLane(e *entry) {
 	}
 }
 
-// take removes up to max live calls from the queue; nil (and the lane stops) when none is left.
+// take removes up to max live calls from the queue; nil (and the calling lane stops) when none
+// is left.
 func (e *entry) take(max int) []*call {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -148,20 +154,18 @@ func (e *entry) take(max int) []*call {
 		e.queue = nil
 	}
 	if len(batch) == 0 {
-		e.running = false
+		e.lanes--
 	}
 	return batch
 }
 
 // commitLane commits one batch of a counter's increments and answers every call in it. The first
 // attempt is a plain commit, conditional on the shard versions this server knows: with one server
-// per counter it never conflicts. A failed commit is inspected (was it applied after all? which
+// per counter it does not conflict. A failed commit is inspected (was it applied after all? which
 // keys were used before?) and the rest is committed in a transaction.
 func (s *Store) commitLane(e *entry, calls []*call) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.CommitTimeout)
 	defer cancel()
-	e.stateMu.Lock()
-	defer e.stateMu.Unlock()
 
 	// Calls repeating a key already in this batch share the first one's fate.
 	followers := map[*call][]*call{}
@@ -192,27 +196,31 @@ func (s *Store) commitLane(e *entry, calls []*call) {
 			f.finish(r, err)
 		}
 	}
+	settleAll := func(calls []*call, r WriteResult, err error) {
+		for _, c := range calls {
+			settle(c, r, err)
+		}
+	}
 
 	var attempts []string
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt == maxAttempts {
-			for _, c := range pending {
-				settle(c, WriteResult{}, ErrContention)
-			}
+			settleAll(pending, WriteResult{}, ErrContention)
 			return
 		}
+		e.stateMu.Lock()
 		if err := s.ensureWritable(ctx, e.id, &e.st); err != nil {
-			for _, c := range pending {
-				settle(c, WriteResult{}, classify(err))
-			}
+			e.stateMu.Unlock()
+			settleAll(pending, WriteResult{}, classify(err))
 			return
 		}
 		if attempt > 0 {
 			// A conditional commit lost a race: commit under locks instead.
+			e.stateMu.Unlock()
 			pending = s.commitInTransaction(ctx, e, pending, &attempts, settle)
 			continue
 		}
-		plan := newShardPlan(e.id, &e.st)
+		plan := newShardPlan(e, &e.st)
 		var planned []*call
 		for _, c := range pending {
 			if err := plan.add(c.delta); err != nil {
@@ -221,17 +229,21 @@ func (s *Store) commitLane(e *entry, calls []*call) {
 			}
 			planned = append(planned, c)
 		}
+		plan.reserve()
+		e.stateMu.Unlock()
 		pending = planned
 		if len(pending) == 0 {
+			e.releasePlan(plan)
 			return
 		}
+
 		name := newAttempt()
 		attempts = append(attempts, name)
 		wb := s.client.Batch()
 		s.addWrites(wb, plan, name)
-		refs := make([]*firestore.DocumentRef, 0, len(plan.refs))
-		for _, ref := range plan.refs {
-			refs = append(refs, ref)
+		var refs []*firestore.DocumentRef
+		for _, n := range slices.Sorted(maps.Keys(plan.refs)) {
+			refs = append(refs, plan.refs[n])
 		}
 		var recordRefs []*firestore.DocumentRef
 		keyed := map[*firestore.DocumentRef]*call{}
@@ -245,36 +257,31 @@ func (s *Store) commitLane(e *entry, calls []*call) {
 		}
 		if len(refs) == 0 && len(recordRefs) == 0 {
 			// Only zero deltas without keys: nothing to write.
-			now := s.opts.Now()
-			for _, c := range pending {
-				settle(c, WriteResult{CommitTime: now}, nil)
-			}
+			e.releasePlan(plan)
+			settleAll(pending, WriteResult{CommitTime: s.opts.Now()}, nil)
 			return
 		}
 		commitTime, times, err := commitWrites(ctx, wb, append(refs, recordRefs...))
 		if err == nil {
+			e.stateMu.Lock()
 			plan.committed(times)
+			plan.release()
+			e.stateMu.Unlock()
 			s.commits.Add(1)
 			s.increments.Add(uint64(len(pending)))
-			for _, c := range pending {
-				settle(c, WriteResult{CommitTime: commitTime}, nil)
-			}
+			settleAll(pending, WriteResult{CommitTime: commitTime}, nil)
 			return
 		}
 		in, ierr := s.inspect(ctx, []*shardPlan{plan}, recordRefs, attempts)
+		e.releasePlan(plan)
 		if ierr == nil && in.applied {
 			// An earlier attempt of this very batch was applied; its answer was lost.
-			e.st.invalidate()
-			for _, c := range pending {
-				settle(c, WriteResult{CommitTime: in.appliedAt}, nil)
-			}
+			settleAll(pending, WriteResult{CommitTime: in.appliedAt}, nil)
 			return
 		}
 		if ierr != nil || !outcomeKnown(err) {
-			e.st.invalidate()
-			for _, c := range pending {
-				settle(c, WriteResult{}, classify(err))
-			}
+			e.invalidate()
+			settleAll(pending, WriteResult{}, classify(err))
 			return
 		}
 		// Settle the calls whose keys were used before, and try the rest again.
@@ -287,6 +294,20 @@ func (s *Store) commitLane(e *entry, calls []*call) {
 		}
 		pending = slices.DeleteFunc(pending, func(c *call) bool { return settled[c] })
 	}
+}
+
+// releasePlan frees the shards plan reserved.
+func (e *entry) releasePlan(p *shardPlan) {
+	e.stateMu.Lock()
+	p.release()
+	e.stateMu.Unlock()
+}
+
+// invalidate drops the cached state so that the next commit reloads it.
+func (e *entry) invalidate() {
+	e.stateMu.Lock()
+	e.st.invalidate()
+	e.stateMu.Unlock()
 }
 
 // replayRecord answers a request from its stored record.

@@ -24,28 +24,49 @@ const maxAttempts = 10
 // shardPlan is what one commit adds to one counter's shards. Every shard write is conditional on
 // the version in base (or on the shard not existing), so the value after the commit is exactly
 // base + sum, which is how the store can refuse an overflowing increment before writing anything.
+//
+// A plan reserves its shards in the entry (busy) from planning until release, so that concurrent
+// commits of one counter by this server never write the same shard and never conflict.
 type shardPlan struct {
-	id   string
-	st   *counterState
+	e    *entry
+	st   *counterState // what the plan was made against: e.st, or a transaction's own reads
+	busy map[int]int   // shards to avoid: e.busy (guarded by e.stateMu), nil in transactions
 	gen  string
 	sums map[int]int64
 	base map[int]shardVersion
 	refs map[int]*firestore.DocumentRef // filled by addWrites
 }
 
-func newShardPlan(id string, st *counterState) *shardPlan {
-	return &shardPlan{id: id, st: st, gen: st.generation, sums: map[int]int64{}, base: map[int]shardVersion{}}
+// newShardPlan starts a plan against st. The caller guards st.
+func newShardPlan(e *entry, st *counterState) *shardPlan {
+	return &shardPlan{e: e, st: st, busy: e.busy, gen: st.generation, sums: map[int]int64{}, base: map[int]shardVersion{}}
 }
 
-// add plans delta on the shard place chooses. The caller guards st.
+// add plans delta on the shard place chooses, avoiding shards other commits reserved. The caller
+// holds e.stateMu.
 func (p *shardPlan) add(delta int64) error {
-	n, err := p.st.place(delta, p.sums)
+	n, err := p.st.place(delta, p.sums, p.busy)
 	if err != nil {
 		return err
 	}
 	p.sums[n] += delta
 	p.base[n] = p.st.shards[n]
 	return nil
+}
+
+// reserve marks the plan's shards busy; release (under e.stateMu) undoes it.
+func (p *shardPlan) reserve() {
+	for n := range p.sums {
+		p.e.busy[n]++
+	}
+}
+
+func (p *shardPlan) release() {
+	for n := range p.sums {
+		if p.e.busy[n]--; p.e.busy[n] <= 0 {
+			delete(p.e.busy, n)
+		}
+	}
 }
 
 // addWrites adds the plan's shard writes to wb. Shards whose planned sum is 0 are not written.
@@ -56,7 +77,7 @@ func (s *Store) addWrites(wb *firestore.WriteBatch, p *shardPlan, attempt string
 		if sum == 0 {
 			continue
 		}
-		ref := s.shardRef(p.id, p.gen, n)
+		ref := s.shardRef(p.e.id, p.gen, n)
 		p.refs[n] = ref
 		if b := p.base[n]; b.exists {
 			wb.Update(ref, []firestore.Update{
@@ -70,20 +91,15 @@ func (s *Store) addWrites(wb *firestore.WriteBatch, p *shardPlan, attempt string
 }
 
 // committed records a successful commit in the cache: each written shard now holds exactly
-// base + sum, at the commit's update time.
+// base + sum, at the commit's update time. The caller holds e.stateMu.
 func (p *shardPlan) committed(updateTimes map[*firestore.DocumentRef]time.Time) {
+	st := &p.e.st
+	if !st.loaded || st.generation != p.gen {
+		return // the cache moved on meanwhile; it is reloaded before the next use
+	}
 	for n, ref := range p.refs {
-		p.st.shards[n] = shardVersion{exists: true, value: p.base[n].value + p.sums[n], updateTime: updateTimes[ref]}
+		st.shards[n] = shardVersion{exists: true, value: p.base[n].value + p.sums[n], updateTime: updateTimes[ref]}
 	}
-}
-
-func (p *shardPlan) empty() bool {
-	for _, sum := range p.sums {
-		if sum != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // commitWrites commits wb and returns the commit time and each written document's update time.
@@ -114,13 +130,13 @@ type inspection struct {
 
 // inspect reads back, in one call, the counters' metadata, the shards the last attempt wrote and
 // the idempotency records, to find out whether any attempt was applied (its name is on a record
-// or a shard), and refreshes the cached state of each counter.
+// or a shard), and refreshes each counter's cached state.
 func (s *Store) inspect(ctx context.Context, plans []*shardPlan, recordRefs []*firestore.DocumentRef, attempts []string) (inspection, error) {
 	var refs []*firestore.DocumentRef
 	for _, p := range plans {
-		refs = append(refs, s.metaRef(p.id))
-		for _, ref := range p.refs {
-			refs = append(refs, ref)
+		refs = append(refs, s.metaRef(p.e.id))
+		for _, n := range slices.Sorted(maps.Keys(p.refs)) {
+			refs = append(refs, p.refs[n])
 		}
 	}
 	refs = append(refs, recordRefs...)
@@ -138,25 +154,17 @@ func (s *Store) inspect(ctx context.Context, plans []*shardPlan, recordRefs []*f
 	for _, p := range plans {
 		meta := snaps[i]
 		i++
-		cfg, cerr := configOf(meta)
-		stale := !meta.Exists() || cerr != nil || cfg.generation != p.st.generation || cfg.shardCount != p.st.shardCount
-		if stale {
-			p.st.invalidate()
-		}
-		for n := range p.refs {
-			d := snaps[i]
+		shards := map[int]*firestore.DocumentSnapshot{}
+		for _, n := range slices.Sorted(maps.Keys(p.refs)) {
+			shards[n] = snaps[i]
 			i++
-			if !d.Exists() {
-				if !stale {
-					p.st.shards[n] = shardVersion{}
-				}
-				continue
-			}
-			ours(d, d.UpdateTime)
-			if _, v, err := shardOf(d); err == nil && !stale {
-				p.st.shards[n] = v
+			if snaps[i-1].Exists() {
+				ours(snaps[i-1], snaps[i-1].UpdateTime)
 			}
 		}
+		p.e.stateMu.Lock()
+		p.e.st.refresh(p.gen, meta, shards)
+		p.e.stateMu.Unlock()
 	}
 	for _, ref := range recordRefs {
 		d := snaps[i]
@@ -167,6 +175,28 @@ func (s *Store) inspect(ctx context.Context, plans []*shardPlan, recordRefs []*f
 		}
 	}
 	return in, nil
+}
+
+// refresh updates the cache of a counter from documents just read: its metadata and some shards
+// of generation gen. A changed configuration invalidates the cache. The caller guards st.
+func (st *counterState) refresh(gen string, meta *firestore.DocumentSnapshot, shards map[int]*firestore.DocumentSnapshot) {
+	cfg, err := configOf(meta)
+	if !meta.Exists() || err != nil || !st.loaded || cfg.generation != st.generation || cfg.shardCount != st.shardCount || gen != st.generation {
+		st.invalidate()
+		return
+	}
+	for n, d := range shards {
+		if !d.Exists() {
+			st.shards[n] = shardVersion{}
+			continue
+		}
+		if _, v, err := shardOf(d); err == nil {
+			st.shards[n] = v
+		} else {
+			st.invalidate()
+			return
+		}
+	}
 }
 
 // outcomeKnown reports whether a commit that failed with err certainly applied nothing, unless a

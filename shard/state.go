@@ -129,25 +129,35 @@ func (s *Store) ensureWritable(ctx context.Context, id string, st *counterState)
 	return fmt.Errorf("counter %q was deleted again each time it was created: %w", id, ErrContention)
 }
 
-// place chooses the shard that takes delta, given what the batch already adds (planned): a random
-// shard when it has room, else the one with the most room in delta's direction. It fails with
-// ErrOutOfRange when no shard can take delta without passing the int64 bounds.
-func (st *counterState) place(delta int64, planned map[int]int64) (int, error) {
+// place chooses the shard that takes delta, given what the batch already adds (planned) and the
+// shards other in-flight commits reserved (busy): a random free shard when it has room, else the
+// free shard with the most room in delta's direction, else (values near the int64 bounds) a busy
+// one. It fails with ErrOutOfRange when no shard can take delta without passing the int64 bounds.
+func (st *counterState) place(delta int64, planned map[int]int64, busy map[int]int) (int, error) {
 	fits := func(n int) bool {
 		_, ok := addInt64(st.shards[n].value, planned[n], delta)
 		return ok
 	}
-	if n := rand.IntN(st.shardCount); fits(n) {
-		return n, nil
+	// A random start, then a scan, finds a random free shard without allocating.
+	start := rand.IntN(st.shardCount)
+	for i := range st.shardCount {
+		if n := (start + i) % st.shardCount; busy[n] == 0 || planned[n] != 0 {
+			if fits(n) {
+				return n, nil
+			}
+			break
+		}
 	}
-	best, bestRoom := -1, uint64(0)
+	best, bestRoom, bestBusy := -1, uint64(0), true
 	for n := range st.shardCount {
 		cur, ok := addInt64(st.shards[n].value, planned[n], 0)
 		if !ok || !fits(n) {
 			continue
 		}
-		if room := roomFor(cur, delta); best < 0 || room > bestRoom {
-			best, bestRoom = n, room
+		isBusy := busy[n] > 0 && planned[n] == 0
+		room := roomFor(cur, delta)
+		if best < 0 || (bestBusy && !isBusy) || (bestBusy == isBusy && room > bestRoom) {
+			best, bestRoom, bestBusy = n, room, isBusy
 		}
 	}
 	if best < 0 {

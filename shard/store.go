@@ -29,6 +29,9 @@ type Options struct {
 	KeyRetention time.Duration
 	// MaxBatch bounds how many increments of one counter are coalesced into one commit; default 500.
 	MaxBatch int
+	// MaxInFlight bounds the commits of one counter in flight at once (each on its own shard);
+	// default 4. 1 gives the strictest coalescing, more overlap commits' waits for durability.
+	MaxInFlight int
 	// MaxQueue bounds the increments of one counter waiting for a commit; past it, requests are
 	// shed with ErrOverloaded. Default 20,000.
 	MaxQueue int
@@ -57,6 +60,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 500
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 4
 	}
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = 20_000

@@ -81,7 +81,8 @@ func (s *Store) commitInTransaction(ctx context.Context, e *entry, pending []*ca
 				st.shards[n] = v
 			}
 		}
-		plan = newShardPlan(e.id, &st)
+		plan = newShardPlan(e, &st)
+		plan.busy = nil // the transaction's locks keep other writers off its shards
 		plan.refs = map[int]*firestore.DocumentRef{}
 		for _, c := range pending {
 			if _, done := early[c]; done {
@@ -114,11 +115,11 @@ func (s *Store) commitInTransaction(ctx context.Context, e *entry, pending []*ca
 	}, firestore.WithCommitResponseTo(&resp))
 
 	if err == nil && missing {
-		e.st.invalidate()
+		e.invalidate()
 		return pending
 	}
 	if err != nil {
-		e.st.invalidate()
+		e.invalidate()
 		if plan != nil {
 			if in, ierr := s.inspect(ctx, []*shardPlan{plan}, nil, *attempts); ierr == nil && in.applied {
 				for c, o := range early {
@@ -139,10 +140,15 @@ func (s *Store) commitInTransaction(ctx context.Context, e *entry, pending []*ca
 		settle(c, o.r, o.err)
 	}
 	commitTime := resp.CommitTime()
-	for n := range plan.refs {
-		st.shards[n] = shardVersion{exists: true, value: plan.base[n].value + plan.sums[n], updateTime: commitTime}
+	e.stateMu.Lock()
+	if e.st.loaded && e.st.generation == st.generation {
+		for n := range plan.refs {
+			e.st.shards[n] = shardVersion{exists: true, value: plan.base[n].value + plan.sums[n], updateTime: commitTime}
+		}
+	} else {
+		e.st.invalidate()
 	}
-	e.st = st
+	e.stateMu.Unlock()
 	s.commits.Add(1)
 	s.increments.Add(uint64(len(planned)))
 	for _, c := range planned {
