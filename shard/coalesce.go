@@ -25,13 +25,13 @@ import (
 type entry struct {
 	id string
 
-	mu      sync.Mutex // guards queue and lanes
-	queue   []*call
-	lanes   int // lanes running
+	mu    sync.Mutex // guards queue and lanes
+	queue []*call
+	lanes int // lanes running
 
-	stateMu sync.Mutex   // guards st and busy
+	stateMu sync.Mutex // guards st and busy
 	st      counterState
-	busy    map[int]int  // shard → commits in flight that write it
+	busy    map[int]int // shard → commits in flight that write it
 
 	elem *list.Element // position in Store.lru; guarded by Store.mu
 }
