@@ -1,0 +1,135 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/tally-dev/tally/shard"
+)
+
+// Storage modes, chosen from the environment unless --storage says otherwise.
+const (
+	storageEmbedded  = "embedded"  // an in-process durable emulator under DataDir
+	storageEmulator  = "emulator"  // an external emulator at FIRESTORE_EMULATOR_HOST
+	storageFirestore = "firestore" // Cloud Firestore with Application Default Credentials
+)
+
+// Config is everything tallyd reads from flags and the environment.
+type Config struct {
+	Addr            string // listen address
+	Storage         string // one of the storage modes
+	DataDir         string // embedded mode: where the emulator keeps its data
+	EmulatorHost    string // emulator mode: FIRESTORE_EMULATOR_HOST
+	Project         string // Firestore project (required for firestore mode)
+	Database        string // Firestore database id
+	DefaultShards   int
+	MaxBatch        int
+	MaxInFlight     int
+	KeyRetention    time.Duration
+	ShutdownTimeout time.Duration
+	LogLevel        slog.Level
+	LogJSON         bool
+}
+
+// getenv is os.Getenv; a parameter so that tests control the environment.
+type getenv func(string) string
+
+// parseConfig reads flags, falling back to the environment: PORT (as on Cloud Run: listen on
+// 0.0.0.0:$PORT), FIRESTORE_EMULATOR_HOST, GOOGLE_CLOUD_PROJECT, TALLY_DATABASE.
+func parseConfig(args []string, env getenv, stderr io.Writer) (*Config, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet("tallyd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	defaultAddr := "127.0.0.1:8080"
+	if port := env("PORT"); port != "" {
+		defaultAddr = net.JoinHostPort("0.0.0.0", port)
+	}
+	fs.StringVar(&c.Addr, "addr", defaultAddr, "address to serve gRPC on (default 127.0.0.1:8080, or 0.0.0.0:$PORT when PORT is set)")
+	fs.StringVar(&c.Storage, "storage", "", "embedded, emulator or firestore (default: emulator if FIRESTORE_EMULATOR_HOST is set, else firestore if a project is set, else embedded)")
+	fs.StringVar(&c.DataDir, "data-dir", "./tally-data", "embedded storage: data directory")
+	fs.StringVar(&c.Project, "project", env("GOOGLE_CLOUD_PROJECT"), "Firestore project id (default $GOOGLE_CLOUD_PROJECT)")
+	fs.StringVar(&c.Database, "database", orDefault(env("TALLY_DATABASE"), "(default)"), "Firestore database id (default $TALLY_DATABASE or (default))")
+	fs.IntVar(&c.DefaultShards, "default-shards", 16, "shard count of counters created implicitly")
+	fs.IntVar(&c.MaxBatch, "max-batch", 500, "most increments of one counter coalesced into one commit")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight", 4, "most commits of one counter in flight at once")
+	fs.DurationVar(&c.KeyRetention, "key-retention", 24*time.Hour, "how long idempotency keys are remembered")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight calls may take to finish on shutdown")
+	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
+	fs.BoolVar(&c.LogJSON, "log-json", env("K_SERVICE") != "", "log JSON lines (default on Cloud Run)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	c.EmulatorHost = env("FIRESTORE_EMULATOR_HOST")
+	if c.Storage == "" {
+		switch {
+		case c.EmulatorHost != "":
+			c.Storage = storageEmulator
+		case c.Project != "":
+			c.Storage = storageFirestore
+		default:
+			c.Storage = storageEmbedded
+		}
+	}
+	return c, c.Validate()
+}
+
+// Validate reports the first problem with the configuration.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("--addr %q: %w", c.Addr, err)
+	}
+	switch c.Storage {
+	case storageEmbedded:
+		if c.DataDir == "" {
+			return errors.New("--data-dir must not be empty with embedded storage")
+		}
+	case storageEmulator:
+		if c.EmulatorHost == "" {
+			return errors.New("--storage=emulator needs FIRESTORE_EMULATOR_HOST")
+		}
+	case storageFirestore:
+		if c.Project == "" {
+			return errors.New("--storage=firestore needs --project or GOOGLE_CLOUD_PROJECT")
+		}
+		if c.EmulatorHost != "" {
+			return errors.New("--storage=firestore with FIRESTORE_EMULATOR_HOST set would talk to the emulator; unset it")
+		}
+	default:
+		return fmt.Errorf("--storage %q: want embedded, emulator or firestore", c.Storage)
+	}
+	if c.Database == "" {
+		return errors.New("--database must not be empty")
+	}
+	if err := shard.ValidateShards(c.DefaultShards); err != nil || c.DefaultShards == 0 {
+		return fmt.Errorf("--default-shards %s", strconv.Itoa(c.DefaultShards)+" is out of range 1..1000")
+	}
+	if c.MaxBatch < 1 || c.MaxBatch > 10_000 {
+		return fmt.Errorf("--max-batch %d is out of range 1..10000", c.MaxBatch)
+	}
+	if c.MaxInFlight < 1 || c.MaxInFlight > 64 {
+		return fmt.Errorf("--max-in-flight %d is out of range 1..64", c.MaxInFlight)
+	}
+	if c.KeyRetention < time.Minute {
+		return fmt.Errorf("--key-retention %s is below the minimum of 1m", c.KeyRetention)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return errors.New("--shutdown-timeout must be positive")
+	}
+	return nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

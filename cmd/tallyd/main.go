@@ -1,0 +1,126 @@
+// Command tallyd serves the tally counter API over gRPC, with health checking and server
+// reflection, storing counters in Firestore: an embedded durable emulator by default, an external
+// emulator, or Cloud Firestore.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
+	"github.com/tally-dev/tally/service"
+	"github.com/tally-dev/tally/shard"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "tallyd:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends, then shuts down gracefully: it stops accepting calls, lets the
+// calls in flight finish (each waits for its increment's commit), commits whatever the
+// coalescer still holds, and only then closes storage. ready, if set, receives the listening
+// address once the server serves.
+func run(ctx context.Context, args []string, env getenv, stdout, stderr io.Writer, ready chan<- string) error {
+	cfg, err := parseConfig(args, env, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	client, closeStorage, err := openFirestore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := closeStorage(); err != nil {
+			log.Error("closing storage", "err", err)
+		}
+	}()
+	counters, err := shard.New(client, shard.Options{
+		DefaultShards: cfg.DefaultShards,
+		KeyRetention:  cfg.KeyRetention,
+		MaxBatch:      cfg.MaxBatch,
+		MaxInFlight:   cfg.MaxInFlight,
+		Logger:        log,
+	})
+	if err != nil {
+		return err
+	}
+
+	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	// The service's codec lets a request whose strings are not valid UTF-8 reach validation, which
+	// answers INVALID_ARGUMENT naming the field instead of gRPC's INTERNAL.
+	gs := grpc.NewServer(grpc.ForceServerCodecV2(service.Codec()))
+	tallyv1.RegisterCounterServiceServer(gs, service.New(service.Options{Counters: counters, Logger: log}))
+	healthSrv := health.NewServer()
+	healthpb.RegisterHealthServer(gs, healthSrv)
+	reflection.Register(gs)
+	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	healthSrv.SetServingStatus(tallyv1.CounterService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+
+	served := make(chan error, 1)
+	go func() { served <- gs.Serve(lis) }()
+	log.Info("tallyd serving", "addr", lis.Addr().String(), "storage", cfg.Storage)
+	fmt.Fprintf(stdout, "tallyd serving on %s\n", lis.Addr())
+	if ready != nil {
+		ready <- lis.Addr().String()
+	}
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight calls")
+	healthSrv.Shutdown()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() {
+		gs.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-shutdownCtx.Done():
+		log.Warn("in-flight calls did not finish in time; cancelling them", "timeout", cfg.ShutdownTimeout)
+		gs.Stop()
+	}
+	if err := counters.Close(shutdownCtx); err != nil {
+		return fmt.Errorf("flushing queued increments: %w", err)
+	}
+	st := counters.Stats()
+	log.Info("shut down cleanly", "coalesced_commits", st.Commits, "coalesced_increments", st.Increments)
+	return nil
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
