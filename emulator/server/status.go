@@ -64,7 +64,9 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return status.Error(codes.DeadlineExceeded, "the request's deadline passed")
 	}
 	if s, ok := status.FromError(err); ok && s.Code() != codes.Unknown {
-		return s.Err()
+		if c := s.Code(); c != codes.Unavailable && c != codes.ResourceExhausted {
+			return s.Err()
+		}
 	}
 	log.ErrorContext(ctx, "internal error", "err", err)
 	return status.Error(codes.Internal, "internal error")

@@ -146,13 +146,19 @@ func transformsOf(field string, in []*pb.DocumentTransform_FieldTransform, mask 
 
 func checkTransformOperand(t *pb.DocumentTransform_FieldTransform) error {
 	var operand *pb.Value
+	numeric := false
 	switch tt := t.GetTransformType().(type) {
+	case *pb.DocumentTransform_FieldTransform_SetToServerValue:
+		if tt.SetToServerValue != pb.DocumentTransform_FieldTransform_REQUEST_TIME {
+			return fmt.Errorf("set_to_server_value must be REQUEST_TIME, not %v", tt.SetToServerValue)
+		}
+		return nil
 	case *pb.DocumentTransform_FieldTransform_Increment:
-		operand = tt.Increment
+		operand, numeric = tt.Increment, true
 	case *pb.DocumentTransform_FieldTransform_Maximum:
-		operand = tt.Maximum
+		operand, numeric = tt.Maximum, true
 	case *pb.DocumentTransform_FieldTransform_Minimum:
-		operand = tt.Minimum
+		operand, numeric = tt.Minimum, true
 	case *pb.DocumentTransform_FieldTransform_AppendMissingElements:
 		operand = &pb.Value{ValueType: &pb.Value_ArrayValue{ArrayValue: tt.AppendMissingElements}}
 	case *pb.DocumentTransform_FieldTransform_RemoveAllFromArray:
@@ -162,6 +168,9 @@ func checkTransformOperand(t *pb.DocumentTransform_FieldTransform) error {
 	}
 	if operand == nil {
 		return fmt.Errorf("the transform's operand must be set")
+	}
+	if numeric && !value.IsNumber(operand) {
+		return fmt.Errorf("increment, maximum and minimum need an integer or double operand")
 	}
 	return value.ValidateValue(operand)
 }

@@ -59,21 +59,32 @@ func (e *Engine) acquire(ctx context.Context, t *Txn, key string) error {
 }
 
 // awaitUnlocked returns once no other live transaction holds key, wounding a holder that keeps it
-// past lockWait. Writers that are not transactions (and transactions writing documents they never
-// read) use it: they hold no locks themselves, so they can never be part of a wait cycle.
+// past lockWait. Writes use it for documents they do not hold: blind writes outside transactions,
+// which hold no locks and so cannot be part of a wait cycle, and a transaction's writes to
+// documents it never read, which follow wound-wait.
 func (e *Engine) awaitUnlocked(ctx context.Context, self *Txn, key string) error {
 	deadline := time.NewTimer(e.opts.LockWait)
 	defer deadline.Stop()
 	expired := false
 	for {
 		e.lockMu.Lock()
+		if self != nil && self.state == stateAborted {
+			e.lockMu.Unlock()
+			return self.abortError()
+		}
 		l := e.locks[key]
 		if l == nil || l.holder == self {
 			e.lockMu.Unlock()
 			return nil
 		}
-		if expired && l.holder.state == stateActive {
-			e.woundLocked(l.holder, "it held a lock that a write waited on for "+e.opts.LockWait.String())
+		// A transaction writing a document it never read still holds locks on what it did read,
+		// so it follows wound-wait like acquire does, or two transactions could wait on each other.
+		if l.holder.state == stateActive && (expired || (self != nil && self.olderThan(l.holder))) {
+			reason := "an older transaction needed to write a document it had locked"
+			if expired {
+				reason = "it held a lock that a write waited on for " + e.opts.LockWait.String()
+			}
+			e.woundLocked(l.holder, reason)
 			e.lockMu.Unlock()
 			continue
 		}

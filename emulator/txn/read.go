@@ -153,6 +153,12 @@ func (e *Engine) OpenSnapshot(ctx context.Context, db resource.Database, sel Sel
 	case t != nil && t.readOnly:
 		readTime = t.readTime
 	case t != nil:
+		e.lockMu.Lock()
+		aborted := t.state == stateAborted
+		e.lockMu.Unlock()
+		if aborted {
+			return nil, t.abortError()
+		}
 		// See everything sequenced so far, so the query's result is as fresh as a locked read.
 		e.seqMu.Lock()
 		last := e.lastTicket
