@@ -28,6 +28,9 @@ type entry struct {
 	mu    sync.Mutex // guards queue and lanes
 	queue []*call
 	lanes int // lanes running
+	// maxLanes caps lanes: each commit needs a shard of its own, so never more than the counter
+	// has. 1 until the counter's configuration is known.
+	maxLanes atomic.Int32
 
 	stateMu sync.Mutex // guards st and busy
 	st      counterState
@@ -90,7 +93,7 @@ func (s *Store) enqueue(id string, c *call) error {
 		return ErrOverloaded
 	}
 	e.queue = append(e.queue, c)
-	if e.lanes < s.opts.MaxInFlight {
+	if e.lanes < int(e.maxLanes.Load()) {
 		e.lanes++
 		s.lanes.Add(1)
 		go s.runLane(e)
@@ -106,6 +109,7 @@ func (s *Store) entryLocked(id string) *entry {
 		return e
 	}
 	e := &entry{id: id, busy: map[int]int{}}
+	e.maxLanes.Store(1)
 	e.elem = s.lru.PushFront(e)
 	s.entries[id] = e
 	for s.lru.Len() > s.opts.MaxCachedCounters {
@@ -214,6 +218,7 @@ func (s *Store) commitLane(e *entry, calls []*call) {
 			settleAll(pending, WriteResult{}, classify(err))
 			return
 		}
+		e.maxLanes.Store(int32(min(s.opts.MaxInFlight, e.st.shardCount)))
 		if attempt > 0 {
 			// A conditional commit lost a race: commit under locks instead.
 			e.stateMu.Unlock()

@@ -130,18 +130,24 @@ func (s *Store) ensureWritable(ctx context.Context, id string, st *counterState)
 }
 
 // place chooses the shard that takes delta, given what the batch already adds (planned) and the
-// shards other in-flight commits reserved (busy): a random free shard when it has room, else the
-// free shard with the most room in delta's direction, else (values near the int64 bounds) a busy
-// one. It fails with ErrOutOfRange when no shard can take delta without passing the int64 bounds.
+// shards other in-flight commits reserved (busy). A batch goes to one shard: a shard the batch
+// already uses if it has room, else a random free shard with room, else (values near the int64
+// bounds) the shard with the most room in delta's direction, free ones first. It fails with
+// ErrOutOfRange when no shard can take delta without passing the int64 bounds.
 func (st *counterState) place(delta int64, planned map[int]int64, busy map[int]int) (int, error) {
 	fits := func(n int) bool {
 		_, ok := addInt64(st.shards[n].value, planned[n], delta)
 		return ok
 	}
+	for n := range planned {
+		if n < st.shardCount && fits(n) {
+			return n, nil
+		}
+	}
 	// A random start, then a scan, finds a random free shard without allocating.
 	start := rand.IntN(st.shardCount)
 	for i := range st.shardCount {
-		if n := (start + i) % st.shardCount; busy[n] == 0 || planned[n] != 0 {
+		if n := (start + i) % st.shardCount; busy[n] == 0 {
 			if fits(n) {
 				return n, nil
 			}
@@ -154,7 +160,7 @@ func (st *counterState) place(delta int64, planned map[int]int64, busy map[int]i
 		if !ok || !fits(n) {
 			continue
 		}
-		isBusy := busy[n] > 0 && planned[n] == 0
+		isBusy := busy[n] > 0
 		room := roomFor(cur, delta)
 		if best < 0 || (bestBusy && !isBusy) || (bestBusy == isBusy && room > bestRoom) {
 			best, bestRoom, bestBusy = n, room, isBusy

@@ -7,7 +7,7 @@ import (
 )
 
 // DefaultMaxGroupBytes bounds one group commit when Options.MaxGroupBytes is zero.
-const DefaultMaxGroupBytes = 16 << 20
+const DefaultMaxGroupBytes = 2 << 20
 
 // Options configures Open.
 type Options struct {

@@ -9,13 +9,18 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // memTableBytes is pebble's largest memtable (it starts small and grows). A pebble batch of
 // half this size or more bypasses the memtable and forces a flush, so this keeps groups of up
-// to DefaultMaxGroupBytes on the ordinary path.
+// to DefaultMaxGroupBytes on the ordinary path. Larger memtables make lookups slower: they are
+// skiplists, searched on every commit, while flushed tables have bloom filters.
 const memTableBytes = 2 * DefaultMaxGroupBytes
+
+// blockCacheBytes is pebble's block cache: filter, index and data blocks of the tables.
+const blockCacheBytes = 128 << 20
 
 // formatVersion is written under formatKey when a store is created; Open refuses any other.
 const formatVersion = 1
@@ -87,12 +92,22 @@ func Open(opts Options) (s *Store, err error) {
 			s, err = nil, fmt.Errorf("storage: opening %q: pebble failed: %v", dir, r)
 		}
 	}()
-	db, err := pebble.Open(dir, &pebble.Options{
+	// Point lookups of documents that do not exist read each candidate table's filter and index
+	// blocks; they must stay cached, or every commit decompresses them again.
+	cache := pebble.NewCache(blockCacheBytes)
+	defer cache.Unref()
+	popts := &pebble.Options{
+		Cache:              cache,
 		FS:                 fs,
 		Logger:             pebbleLogger{opts.Logger},
 		FormatMajorVersion: pebble.FormatNewest,
 		MemTableSize:       memTableBytes,
-	})
+	}
+	// Most commits ask whether a document exists before creating it (every precondition, every
+	// idempotency record); without bloom filters each such miss searches every table's index.
+	// Levels below L0 inherit the policy.
+	popts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("storage: opening %q: %w", dir, err)
 	}
