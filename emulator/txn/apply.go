@@ -18,6 +18,7 @@ type Write struct {
 	Path   []string
 	Delete bool
 	// Fields is the update's document content. Without a mask it replaces the whole document.
+	// The engine takes ownership: it may store these values and change the map.
 	Fields map[string]*pb.Value
 	// HasMask says Mask applies: only the masked paths change (set from Fields, or deleted when
 	// absent from Fields). A present but empty mask with transforms touches only transformed fields.
@@ -49,7 +50,7 @@ type WriteResult struct {
 // storage must record a new version.
 func applyWrite(db resource.Database, w *Write, cur *storage.Version, commitTime int64) (next *storage.Version, changed bool, res WriteResult, err error) {
 	exists := cur != nil && !cur.Deleted
-	name := db.DocumentName(w.Path)
+	name := func() string { return db.DocumentName(w.Path) } // only error messages need it
 	if err := checkPrecondition(w, cur, exists, name); err != nil {
 		return nil, false, WriteResult{}, err
 	}
@@ -63,7 +64,11 @@ func applyWrite(db resource.Database, w *Write, cur *storage.Version, commitTime
 	var fields map[string]*pb.Value
 	switch {
 	case !w.HasMask:
-		fields = value.CloneFields(w.Fields)
+		// The write owns its fields (see Write.Fields) and nothing else refers to them.
+		fields = w.Fields
+		if fields == nil {
+			fields = map[string]*pb.Value{}
+		}
 	case exists:
 		fields = value.CloneFields(cur.Fields)
 	default:
@@ -83,14 +88,14 @@ func applyWrite(db resource.Database, w *Write, cur *storage.Version, commitTime
 		current, _ := value.GetField(fields, ft.Path)
 		newValue, result, terr := value.ApplyTransform(current, ft.Transform, requestTime)
 		if terr != nil {
-			return nil, false, WriteResult{}, errorf(KindInvalidArgument, "transform of field %s in %s: %v", ft.Path, name, terr)
+			return nil, false, WriteResult{}, errorf(KindInvalidArgument, "transform of field %s in %s: %v", ft.Path, name(), terr)
 		}
 		value.SetField(fields, ft.Path, newValue)
 		res.TransformResults = append(res.TransformResults, result)
 	}
 	if size := value.DocumentSize(w.Path, fields); size > value.MaxDocumentSize {
 		return nil, false, WriteResult{}, errorf(KindInvalidArgument,
-			"document %s would be %d bytes, larger than the limit of %d bytes", name, size, value.MaxDocumentSize)
+			"document %s would be %d bytes, larger than the limit of %d bytes", name(), size, value.MaxDocumentSize)
 	}
 	if exists && value.FieldsEqual(cur.Fields, fields) {
 		res.UpdateTime, res.Document = cur.UpdateTime, cur
@@ -105,23 +110,23 @@ func applyWrite(db resource.Database, w *Write, cur *storage.Version, commitTime
 	return next, true, res, nil
 }
 
-func checkPrecondition(w *Write, cur *storage.Version, exists bool, name string) error {
+func checkPrecondition(w *Write, cur *storage.Version, exists bool, name func() string) error {
 	if w.Exists != nil {
 		switch {
 		case *w.Exists && !exists:
-			return errorf(KindNotFound, "no document to update: %s", name)
+			return errorf(KindNotFound, "no document to update: %s", name())
 		case !*w.Exists && exists:
-			return errorf(KindAlreadyExists, "document already exists: %s", name)
+			return errorf(KindAlreadyExists, "document already exists: %s", name())
 		}
 	}
 	if w.UpdateTime != 0 {
 		if !exists {
-			return errorf(KindNotFound, "no document to update: %s", name)
+			return errorf(KindNotFound, "no document to update: %s", name())
 		}
 		if cur.UpdateTime != w.UpdateTime {
 			return errorf(KindFailedPrecondition,
 				"the document %s was last updated at %s, not at %s as the precondition requires",
-				name, formatMicros(cur.UpdateTime), formatMicros(w.UpdateTime))
+				name(), formatMicros(cur.UpdateTime), formatMicros(w.UpdateTime))
 		}
 	}
 	return nil

@@ -51,9 +51,14 @@ func (e *Engine) sequence(ctx context.Context, db resource.Database, t *Txn, wri
 			e.finish(t, committed)
 		}
 	}()
-	if err := e.awaitWriteLocks(ctx, db, t, writes); err != nil {
+	keys := make([]string, len(writes))
+	for i := range writes {
+		keys[i] = docKey(db, writes[i].Path)
+	}
+	if err := e.awaitWriteLocks(ctx, t, keys); err != nil {
 		return nil, nil, err
 	}
+	pre := e.prefetchDocs(db, keys, writes)
 	if t != nil {
 		e.lockMu.Lock()
 		aborted := t.state == stateAborted
@@ -79,7 +84,7 @@ func (e *Engine) sequence(ctx context.Context, db resource.Database, t *Txn, wri
 		}
 	}
 	commitTime := e.nextCommitTimeLocked()
-	staged, results, errs, err := e.stageLocked(db, writes, commitTime, atomic)
+	staged, results, errs, err := e.stageLocked(db, keys, writes, pre, commitTime, atomic)
 	if err != nil {
 		e.seqMu.Unlock()
 		return nil, nil, err
@@ -121,11 +126,8 @@ func (e *Engine) sequence(ctx context.Context, db resource.Database, t *Txn, wri
 }
 
 // awaitWriteLocks waits until no other transaction holds a document about to be written.
-func (e *Engine) awaitWriteLocks(ctx context.Context, db resource.Database, t *Txn, writes []Write) error {
-	keys := make([]string, 0, len(writes))
-	for i := range writes {
-		keys = append(keys, docKey(db, writes[i].Path))
-	}
+func (e *Engine) awaitWriteLocks(ctx context.Context, t *Txn, writeKeys []string) error {
+	keys := append([]string(nil), writeKeys...)
 	sort.Strings(keys)
 	for i, k := range keys {
 		if i > 0 && keys[i-1] == k {
@@ -192,7 +194,7 @@ type stagedWrite struct {
 
 // stageLocked applies writes in order on top of the newest state. It returns the documents that
 // changed, in first-write order. Caller holds seqMu.
-func (e *Engine) stageLocked(db resource.Database, writes []Write, commitTime int64, atomic bool) ([]*stagedWrite, []WriteResult, []error, error) {
+func (e *Engine) stageLocked(db resource.Database, keys []string, writes []Write, pre *prefetch, commitTime int64, atomic bool) ([]*stagedWrite, []WriteResult, []error, error) {
 	results := make([]WriteResult, len(writes))
 	var errs []error
 	if !atomic {
@@ -202,10 +204,10 @@ func (e *Engine) stageLocked(db resource.Database, writes []Write, commitTime in
 	var order []*stagedWrite
 	for i := range writes {
 		w := &writes[i]
-		key := docKey(db, w.Path)
+		key := keys[i]
 		s, ok := byKey[key]
 		if !ok {
-			prev, err := e.latestLocked(db, w.Path)
+			prev, err := e.latestWith(db, key, w.Path, pre)
 			if err != nil {
 				return nil, nil, nil, err
 			}
@@ -235,14 +237,7 @@ func (e *Engine) stageLocked(db resource.Database, writes []Write, commitTime in
 // latestLocked returns the newest version of a document, including one not yet durable. Caller
 // holds seqMu.
 func (e *Engine) latestLocked(db resource.Database, path []string) (*storage.Version, error) {
-	if p, ok := e.pending[docKey(db, path)]; ok {
-		return p.version, nil
-	}
-	v, err := e.store.Latest(db, path)
-	if err != nil {
-		return nil, errorf(KindInternal, "reading %s: %v", db.DocumentName(path), err)
-	}
-	return v, nil
+	return e.latestWith(db, docKey(db, path), path, nil)
 }
 
 func (e *Engine) clearPending(staged []*stagedWrite, ticket *storage.Ticket) {
@@ -251,6 +246,7 @@ func (e *Engine) clearPending(staged []*stagedWrite, ticket *storage.Ticket) {
 	for _, s := range staged {
 		if p, ok := e.pending[s.key]; ok && p.ticket == ticket {
 			delete(e.pending, s.key)
+			e.durableLog.record(s.key, p.version.UpdateTime)
 		}
 	}
 }

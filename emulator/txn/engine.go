@@ -91,6 +91,7 @@ type Engine struct {
 	lastTime   int64                     // seqMu: greatest commit or read time handed out
 	pending    map[string]pendingVersion // seqMu: sequenced, not yet durable, newest per document
 	lastTicket *storage.Ticket           // seqMu: ticket of the newest submitted batch
+	durableLog durableLog                // seqMu: documents that recently left pending
 	failure    error                     // seqMu: set once storage failed; the engine refuses writes
 
 	stop chan struct{}
