@@ -17,19 +17,23 @@ import (
 )
 
 // BenchmarkIncrementHotCounter measures Increment through gRPC on one counter from 64 concurrent
-// clients (a connection each), against tallyd with its default durable embedded storage: every
+// clients, over one shared connection or a connection each, against tallyd with its default durable embedded storage: every
 // acknowledged increment has been fsynced. With keys, every request carries a fresh idempotency
 // key, so each also writes an idempotency record. The no-op variant calls the health check
 // instead: the ceiling of a bare gRPC call in the same harness.
 func BenchmarkIncrementHotCounter(b *testing.B) {
-	for _, mode := range []string{"no-op", "without-keys", "with-keys"} {
-		b.Run("clients=64/"+mode, func(b *testing.B) { benchmarkIncrement(b, 64, mode) })
+	for _, conns := range []int{1, 64} {
+		for _, mode := range []string{"no-op", "without-keys", "with-keys"} {
+			b.Run(fmt.Sprintf("clients=64/connections=%d/%s", conns, mode), func(b *testing.B) { benchmarkIncrement(b, 64, conns, mode) })
+		}
 	}
 }
 
-func benchmarkIncrement(b *testing.B, clients int, mode string) {
+// benchmarkIncrement runs clients concurrent callers over the given number of connections (a
+// load generator typically multiplexes its callers over one connection).
+func benchmarkIncrement(b *testing.B, clients, connections int, mode string) {
 	srv := startTallyd(b, "", strings.Fields(os.Getenv("TALLYD_BENCH_ARGS"))...)
-	conns := make([]*grpc.ClientConn, clients)
+	conns := make([]*grpc.ClientConn, connections)
 	for i := range conns {
 		conn, err := grpc.NewClient(srv.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
@@ -49,7 +53,8 @@ func benchmarkIncrement(b *testing.B, clients int, mode string) {
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	b.ResetTimer()
-	for i, conn := range conns {
+	for i := range clients {
+		conn := conns[i%connections]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
