@@ -12,8 +12,10 @@ type pebbleLogger struct{ log *slog.Logger }
 
 var _ pebble.Logger = pebbleLogger{}
 
+// Infof logs at debug level: pebble's informational messages (WAL recovery, compactions) are
+// about its internals, not about the emulator's work.
 func (l pebbleLogger) Infof(format string, args ...any) {
-	l.log.Info(fmt.Sprintf(format, args...))
+	l.log.Debug(fmt.Sprintf(format, args...))
 }
 
 func (l pebbleLogger) Errorf(format string, args ...any) {
