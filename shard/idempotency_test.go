@@ -3,10 +3,12 @@ package shard_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/option"
@@ -171,5 +173,74 @@ func TestBatchIncrementIsAtomic(t *testing.T) {
 	}
 	if got := mustValue(t, s, "a"); got != 4 {
 		t.Fatalf("a=%d after a failed batch, want 4: nothing may apply", got)
+	}
+}
+
+// TestDuplicateKeysDoNotFailTheirBatch sends, at once, calls repeating keys used before and
+// calls with fresh keys, so that they share commits: the repeats must be answered as duplicates
+// and every fresh call applied.
+func TestDuplicateKeysDoNotFailTheirBatch(t *testing.T) {
+	s := newStore(t, shard.Options{MaxInFlight: 1})
+	ctx := context.Background()
+	for i := range 8 {
+		if _, err := s.Increment(ctx, "c", 1, fmt.Sprintf("old-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	var fresh, dups atomic.Int64
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("new-%d", i)
+			if i%2 == 0 {
+				key = fmt.Sprintf("old-%d", i%8)
+			}
+			r, err := s.Increment(ctx, "c", 1, key)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if r.Duplicate {
+				dups.Add(1)
+			} else {
+				fresh.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if fresh.Load() != 32 || dups.Load() != 32 {
+		t.Fatalf("%d applied, %d duplicates; want 32 and 32", fresh.Load(), dups.Load())
+	}
+	if got := mustValue(t, s, "c"); got != 8+32 {
+		t.Fatalf("value %d, want %d", got, 8+32)
+	}
+	if st := s.Stats(); st.Commits >= st.Increments {
+		t.Logf("note: the calls were not coalesced (%+v); the test then checks less", st)
+	}
+}
+
+// TestRecordsCarryExpiry checks the field a Firestore TTL policy deletes idempotency records by.
+func TestRecordsCarryExpiry(t *testing.T) {
+	em := emulatortest.Start(t, emulator.Options{})
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := storeOn(t, em, shard.Options{KeyRetention: 2 * time.Hour, Now: func() time.Time { return now }})
+	if _, err := s.Increment(context.Background(), "c", 1, "k"); err != nil {
+		t.Fatal(err)
+	}
+	client := emulatortest.NewClient(t, em.Addr(), "tally-test")
+	docs, err := client.CollectionGroup(shard.TTLCollectionGroup).Documents(context.Background()).GetAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 1 {
+		t.Fatalf("%d records, want 1", len(docs))
+	}
+	if got := docs[0].Data()[shard.TTLField]; got != now.Add(2*time.Hour) {
+		t.Fatalf("%s = %v, want %v", shard.TTLField, got, now.Add(2*time.Hour))
+	}
+	if got := docs[0].Data()["key"]; got != "k" {
+		t.Fatalf("the record keeps key %v, want the original key", got)
 	}
 }

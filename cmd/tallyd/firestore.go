@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -61,13 +62,22 @@ func openFirestore(ctx context.Context, cfg *Config, log *slog.Logger) (*firesto
 		log.Info("storing counters durably in an embedded Firestore emulator", "data_dir", dir)
 		return client, func() error { return errors.Join(client.Close(), em.Close()) }, nil
 	default:
-		// With FIRESTORE_EMULATOR_HOST set the client connects to that emulator on its own; without
-		// it, to Cloud Firestore with Application Default Credentials.
+		// An external emulator gets the connection the client library would make for
+		// FIRESTORE_EMULATOR_HOST, made here from the configuration rather than left to the
+		// library's own reading of the environment; Cloud Firestore gets Application Default
+		// Credentials.
 		project := cfg.Project
 		if project == "" {
 			project = embeddedProject
 		}
-		client, err := firestore.NewClientWithDatabase(ctx, project, cfg.Database)
+		var opts []option.ClientOption
+		if cfg.Storage == storageEmulator {
+			var err error
+			if opts, err = emulator.ClientOptions(cfg.EmulatorHost); err != nil {
+				return nil, nil, err
+			}
+		}
+		client, err := firestore.NewClientWithDatabase(ctx, project, cfg.Database, opts...)
 		if err != nil {
 			return nil, nil, fmt.Errorf("connecting to Firestore: %w", err)
 		}

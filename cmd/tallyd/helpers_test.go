@@ -28,13 +28,19 @@ type tallyd struct {
 // dataDir (a new temporary directory when empty).
 func startTallyd(t testing.TB, dataDir string, args ...string) *tallyd {
 	t.Helper()
+	return startTallydEnv(t, nil, dataDir, args...)
+}
+
+// startTallydEnv is startTallyd with the given environment variables.
+func startTallydEnv(t testing.TB, environ map[string]string, dataDir string, args ...string) *tallyd {
+	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	env := func(string) string { return "" }
+	env := func(k string) string { return environ[k] }
 	args = append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", orDefault(os.Getenv("TALLYD_TEST_LOG"), "warn")}, args...)
 	go func() { done <- run(ctx, args, env, io.Discard, testLog(), ready) }()
 	var addr string
