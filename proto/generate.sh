@@ -25,32 +25,12 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-tools=$root/tools
-bin=$tools/bin
-export GOWORK=off
-
-module_version() { # dir module
-  (cd "$1" && go list -m -f '{{.Version}}' "$2")
-}
-
-runtime_version=$(module_version "$root" google.golang.org/protobuf)
-plugin_version=$(module_version "$tools" google.golang.org/protobuf)
-if [[ $runtime_version != "$plugin_version" ]]; then
-  echo "generate.sh: google.golang.org/protobuf is $runtime_version in go.mod but $plugin_version in tools/go.mod;" >&2
-  echo "generate.sh: make them equal (in tools/: go get google.golang.org/protobuf@$runtime_version, with a buf" >&2
-  echo "generate.sh: version whose own requirement is not newer), then regenerate and commit" >&2
-  exit 1
-fi
-
-stamp=$bin/.stamp
-want_stamp=$(cat "$tools/go.mod" "$tools/go.sum" | sha256sum | cut -d' ' -f1)
-if [[ ! -x $bin/buf || ! -x $bin/protoc-gen-go || ! -x $bin/protoc-gen-go-grpc ||
-  $(cat "$stamp" 2>/dev/null) != "$want_stamp" ]]; then
-  echo "generate.sh: building pinned tools into tools/bin" >&2
-  mkdir -p "$bin"
-  (cd "$tools" && go build -mod=readonly -o "$bin/" tool)
-  echo "$want_stamp" >"$stamp"
-fi
+# shellcheck source=../tools/lib.sh
+source "$root/tools/lib.sh"
+require_same_version google.golang.org/protobuf \
+  "in tools/: go get google.golang.org/protobuf@<go.mod's version>, with a buf version whose own requirement is not newer"
+build_tools proto github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go \
+  google.golang.org/grpc/cmd/protoc-gen-go-grpc
 
 export PATH=$bin:$PATH
 cd "$root/proto"

@@ -12,31 +12,10 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-tools=$root/tools
-bin=$tools/bin
-export GOWORK=off
-
-module_version() { # dir module
-  (cd "$1" && go list -m -f '{{.Version}}' "$2")
-}
-
-runtime_version=$(module_version "$root" go.uber.org/mock)
-tool_version=$(module_version "$tools" go.uber.org/mock)
-if [[ $runtime_version != "$tool_version" ]]; then
-  echo "generate.sh: go.uber.org/mock is $runtime_version in go.mod but $tool_version in tools/go.mod;" >&2
-  echo "generate.sh: make them equal (in tools/: go get -tool go.uber.org/mock/mockgen@$runtime_version)," >&2
-  echo "generate.sh: then regenerate and commit" >&2
-  exit 1
-fi
-
-stamp=$bin/.stamp-mockgen
-want_stamp=$(cat "$tools/go.mod" "$tools/go.sum" | sha256sum | cut -d' ' -f1)
-if [[ ! -x $bin/mockgen || $(cat "$stamp" 2>/dev/null) != "$want_stamp" ]]; then
-  echo "generate.sh: building pinned mockgen into tools/bin" >&2
-  mkdir -p "$bin"
-  (cd "$tools" && go build -mod=readonly -o "$bin/" go.uber.org/mock/mockgen)
-  echo "$want_stamp" >"$stamp"
-fi
+# shellcheck source=../tools/lib.sh
+source "$root/tools/lib.sh"
+require_same_version go.uber.org/mock "in tools/: go get -tool go.uber.org/mock/mockgen@<go.mod's version>"
+build_tools mockgen go.uber.org/mock/mockgen
 
 cd "$root/service"
 # Relative paths only: mockgen records its command line in the file it writes.

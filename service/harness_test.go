@@ -55,8 +55,15 @@ func newHarness(t *testing.T) *harness {
 // serve runs srv on an in-memory listener and returns a client connected to it.
 func serve(t *testing.T, srv tallyv1.CounterServiceServer) tallyv1.CounterServiceClient {
 	t.Helper()
+	return tallyv1.NewCounterServiceClient(serveConn(t, srv))
+}
+
+// serveConn runs srv, with the given server options, on an in-memory listener and returns a
+// connection to it; both end with the test.
+func serveConn(t *testing.T, srv tallyv1.CounterServiceServer, opts ...grpc.ServerOption) *grpc.ClientConn {
+	t.Helper()
 	lis := bufconn.Listen(1 << 20)
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(opts...)
 	tallyv1.RegisterCounterServiceServer(gs, srv)
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
@@ -73,7 +80,7 @@ func serve(t *testing.T, srv tallyv1.CounterServiceServer) tallyv1.CounterServic
 		t.Fatalf("grpc.NewClient: %v", err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return tallyv1.NewCounterServiceClient(conn)
+	return conn
 }
 
 func testContext(t *testing.T) context.Context {
