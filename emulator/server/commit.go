@@ -8,8 +8,10 @@ import (
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/tally-dev/tally/emulator/resource"
 	"github.com/tally-dev/tally/emulator/txn"
 )
 
@@ -20,16 +22,9 @@ func (s *Server) Commit(ctx context.Context, req *pb.CommitRequest) (*pb.CommitR
 }
 
 func (s *Server) commit(ctx context.Context, req *pb.CommitRequest) (*pb.CommitResponse, error) {
-	if err := checkRequestSize(req); err != nil {
-		return nil, err
-	}
-	db, err := parseDatabase("database", req.GetDatabase())
+	db, writes, err := requestWrites(req, req.GetDatabase(), req.GetWrites())
 	if err != nil {
-		return nil, err
-	}
-	writes, err := writesOf(db, "writes", req.GetWrites())
-	if err != nil {
-		if len(req.GetTransaction()) > 0 {
+		if len(req.GetTransaction()) > 0 && db != (resource.Database{}) {
 			_ = s.engine.Rollback(db, req.GetTransaction())
 		}
 		return nil, err
@@ -39,6 +34,19 @@ func (s *Server) commit(ctx context.Context, req *pb.CommitRequest) (*pb.CommitR
 		return nil, err
 	}
 	return &pb.CommitResponse{WriteResults: writeResults(res.Results), CommitTime: timestampOf(res.CommitTime)}, nil
+}
+
+// requestWrites validates what Commit and BatchWrite have in common: the request's size, its
+// database and its writes. db is set whenever the database name was valid.
+func requestWrites(req proto.Message, database string, in []*pb.Write) (db resource.Database, writes []txn.Write, err error) {
+	if err := checkRequestSize(req); err != nil {
+		return db, nil, err
+	}
+	if db, err = parseDatabase("database", database); err != nil {
+		return db, nil, err
+	}
+	writes, err = writesOf(db, "writes", in)
+	return db, writes, err
 }
 
 func writeResults(results []txn.WriteResult) []*pb.WriteResult {
@@ -58,14 +66,7 @@ func (s *Server) BatchWrite(ctx context.Context, req *pb.BatchWriteRequest) (*pb
 }
 
 func (s *Server) batchWrite(ctx context.Context, req *pb.BatchWriteRequest) (*pb.BatchWriteResponse, error) {
-	if err := checkRequestSize(req); err != nil {
-		return nil, err
-	}
-	db, err := parseDatabase("database", req.GetDatabase())
-	if err != nil {
-		return nil, err
-	}
-	writes, err := writesOf(db, "writes", req.GetWrites())
+	db, writes, err := requestWrites(req, req.GetDatabase(), req.GetWrites())
 	if err != nil {
 		return nil, err
 	}
