@@ -46,6 +46,7 @@ type Emulator struct {
 	engine *txn.Engine
 	store  *storage.Store
 	ttl    *ttl.Sweeper
+	log    *slog.Logger
 	served chan error
 }
 
@@ -91,7 +92,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 	}
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(maxMessageBytes), grpc.MaxSendMsgSize(maxMessageBytes))
 	pb.RegisterFirestoreServer(gs, server.New(server.Options{Engine: engine, Logger: log}))
-	e := &Emulator{lis: lis, grpc: gs, engine: engine, store: store, ttl: sweeper, served: make(chan error, 1)}
+	e := &Emulator{lis: lis, grpc: gs, engine: engine, store: store, ttl: sweeper, log: log, served: make(chan error, 1)}
 	go func() { e.served <- gs.Serve(lis) }()
 	sweeper.Start()
 	return e, nil
@@ -116,5 +117,8 @@ func (e *Emulator) Close() error {
 		serveErr = nil
 	}
 	e.engine.Close()
+	// How well group commit shared the fsyncs is the first question about write throughput.
+	st := e.store.Stats()
+	e.log.Info("emulator stopped", "commits", st.Batches, "fsyncs", st.Flushes)
 	return errors.Join(serveErr, e.store.Close())
 }

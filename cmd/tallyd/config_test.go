@@ -32,6 +32,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "zero shards", args: []string{"--default-shards", "0"}, wantErr: "--default-shards"},
 		{name: "short key retention", args: []string{"--key-retention", "1s"}, wantErr: "--key-retention"},
 		{name: "bad max-in-flight", args: []string{"--max-in-flight", "0"}, wantErr: "--max-in-flight"},
+		{name: "negative gc percent", args: []string{"--gc-percent", "-1"}, wantErr: "--gc-percent"},
 		{name: "empty data dir", args: []string{"--data-dir", ""}, wantErr: "--data-dir"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
 	}
@@ -50,6 +51,36 @@ func TestParseConfig(t *testing.T) {
 			}
 			if cfg.Storage != tt.storage || cfg.Addr != tt.addr {
 				t.Fatalf("storage %q on %q, want %q on %q", cfg.Storage, cfg.Addr, tt.storage, tt.addr)
+			}
+		})
+	}
+}
+
+func TestGCPercentDefersToGOGC(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		gogc string
+		want int
+	}{
+		{name: "default", want: defaultGCPercent},
+		{name: "GOGC set: keep the runtime's", gogc: "200", want: 0},
+		{name: "flag wins", args: []string{"--gc-percent", "150"}, gogc: "200", want: 150},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := func(k string) string {
+				if k == "GOGC" {
+					return tt.gogc
+				}
+				return ""
+			}
+			cfg, err := parseConfig(tt.args, env, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.GCPercent != tt.want {
+				t.Fatalf("GCPercent = %d, want %d", cfg.GCPercent, tt.want)
 			}
 		})
 	}

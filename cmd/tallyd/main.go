@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"google.golang.org/grpc"
@@ -46,6 +47,9 @@ func run(ctx context.Context, args []string, env getenv, stdout, stderr io.Write
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	if cfg.GCPercent > 0 {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
 
 	client, closeStorage, err := openFirestore(ctx, cfg, log)
 	if err != nil {
