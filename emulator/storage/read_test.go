@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/tally-dev/tally/emulator/resource"
@@ -76,7 +77,58 @@ func TestReadsAsOfTime(t *testing.T) {
 				t.Errorf("Latest(%s).UpdateTime = %d, want %d", tt.doc, v.UpdateTime, tt.at)
 			}
 		}
+		// LatestAll answers in the caller's order, whatever the key order, repeats included.
+		paths := [][]string{{"c", "never"}, {"c", "b"}, {"c", "a"}, {"c", "b"}}
+		want := []string{"<nil>", "c/b=deleted", "c/a=4", "c/b=deleted"}
+		vs, err := s.LatestAll(testDB, paths)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range vs {
+			if describe(v) != want[i] {
+				t.Errorf("LatestAll[%d] (%v) = %s, want %s", i, paths[i], describe(v), want[i])
+			}
+		}
 	})
+}
+
+// TestLatestAllReadsMemtableAndTables: documents in flushed tables (found through their bloom
+// filters), in the memtable, nested under each other and missing are all resolved.
+func TestLatestAllReadsMemtableAndTables(t *testing.T) {
+	s := openStore(t, false)
+	w := newWriter(t, s)
+	var paths [][]string
+	for i := range 200 {
+		path := []string{"c", fmt.Sprintf("d%03d", i)}
+		w.commit(set(int64(i), path...))
+		paths = append(paths, path)
+	}
+	if err := s.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	w.commit(set(1000, "c", "d007"), set(1001, "c", "d007", "sub", "x"), del("c", "d008"))
+	paths = append(paths, []string{"c", "d007", "sub", "x"}, []string{"c", "d007", "sub", "y"}, []string{"c", "d200"}, []string{"d", "d001"})
+	vs, err := s.LatestAll(testDB, paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range paths {
+		want, err := s.Latest(testDB, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if describe(vs[i]) != describe(want) {
+			t.Errorf("LatestAll(%v) = %s, Latest = %s", p, describe(vs[i]), describe(want))
+		}
+	}
+	for _, check := range []struct {
+		i    int
+		want string
+	}{{7, "c/d007=1000"}, {8, "c/d008=deleted"}, {9, "c/d009=9"}, {200, "c/d007/sub/x=1001"}, {201, "<nil>"}, {202, "<nil>"}, {203, "<nil>"}} {
+		if got := describe(vs[check.i]); got != check.want {
+			t.Errorf("LatestAll(%v) = %s, want %s", paths[check.i], got, check.want)
+		}
+	}
 }
 
 func TestDatabasesAreIsolated(t *testing.T) {
@@ -134,6 +186,8 @@ func TestReadsRejectInvalidArguments(t *testing.T) {
 		{"Get odd path", func() error { _, err := s.Get(testDB, []string{"c"}, 0); return err }},
 		{"Latest empty path", func() error { _, err := s.Latest(testDB, nil); return err }},
 		{"Latest bad database", func() error { _, err := s.Latest(bad, []string{"c", "a"}); return err }},
+		{"LatestAll odd path", func() error { _, err := s.LatestAll(testDB, [][]string{{"c", "a"}, {"c"}}); return err }},
+		{"LatestAll bad database", func() error { _, err := s.LatestAll(bad, [][]string{{"c", "a"}}); return err }},
 		{"Documents odd parent", func() error { return firstErr(sn.Documents([]string{"c"}, "x", false, nil)) }},
 		{"Documents empty collection", func() error { return firstErr(sn.Documents(nil, "", false, nil)) }},
 		{"Documents odd after", func() error { return firstErr(sn.Documents(nil, "c", false, []string{"c"})) }},

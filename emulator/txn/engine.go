@@ -24,6 +24,7 @@ type Store interface {
 	DurableTime() int64
 	LastCommitTime() int64
 	Latest(db resource.Database, path []string) (*storage.Version, error)
+	LatestAll(db resource.Database, paths [][]string) ([]*storage.Version, error)
 	Snapshot(db resource.Database, readTime int64) *storage.Snapshot
 	CollectGarbage(horizon int64) (storage.GCStats, error)
 }

@@ -21,21 +21,24 @@ type prefetch struct {
 	versions map[string]*storage.Version // by document key; nil value: no version stored
 }
 
-// prefetchDocs reads the newest durable version of each written document.
+// prefetchDocs reads the newest durable version of each written document, all in one storage
+// call. A failed read leaves the prefetch empty: the documents are read again under seqMu, where
+// the error is reported.
 func (e *Engine) prefetchDocs(db resource.Database, keys []string, writes []Write) *prefetch {
 	e.seqMu.Lock()
 	epoch := e.durableLog.epoch
 	e.seqMu.Unlock()
 	p := &prefetch{durable: e.store.DurableTime(), epoch: epoch, versions: make(map[string]*storage.Version, len(keys))}
+	paths := make([][]string, len(writes))
+	for i := range writes {
+		paths[i] = writes[i].Path
+	}
+	versions, err := e.store.LatestAll(db, paths)
+	if err != nil {
+		return p
+	}
 	for i, key := range keys {
-		if _, done := p.versions[key]; done {
-			continue
-		}
-		v, err := e.store.Latest(db, writes[i].Path)
-		if err != nil {
-			continue // read again under seqMu, where the error is reported
-		}
-		p.versions[key] = v
+		p.versions[key] = versions[i]
 	}
 	return p
 }
