@@ -23,7 +23,8 @@ import (
 // entry is the store's in-memory view of one counter. Lock order: Store.mu, then entry.mu.
 // entry.stateMu is never held across a call to Firestore except to (re)load the state.
 type entry struct {
-	id string
+	id      string
+	records *firestore.CollectionRef // built once: a reference costs a few µs to build
 
 	mu    sync.Mutex // guards queue and lanes
 	queue []*call
@@ -108,7 +109,7 @@ func (s *Store) entryLocked(id string) *entry {
 		s.lru.MoveToFront(e.elem)
 		return e
 	}
-	e := &entry{id: id, busy: map[int]int{}}
+	e := &entry{id: id, records: s.recordsRef(id), busy: map[int]int{}}
 	e.maxLanes.Store(1)
 	e.elem = s.lru.PushFront(e)
 	s.entries[id] = e
@@ -122,6 +123,9 @@ func (s *Store) entryLocked(id string) *entry {
 	}
 	return e
 }
+
+// recordRef is where the record of a keyed increment of this counter lives.
+func (e *entry) recordRef(key string) *firestore.DocumentRef { return e.records.Doc(keyHash(key)) }
 
 func (e *entry) idle() bool {
 	e.mu.Lock()
@@ -254,7 +258,7 @@ func (s *Store) commitLane(e *entry, calls []*call) {
 		keyed := map[*firestore.DocumentRef]*call{}
 		for _, c := range pending {
 			if c.key != "" {
-				ref := s.recordRef(e.id, c.key)
+				ref := e.recordRef(c.key)
 				wb.Create(ref, s.recordData(c.key, c.fingerprint, name))
 				recordRefs = append(recordRefs, ref)
 				keyed[ref] = c

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tally-dev/tally/emulator"
 	"github.com/tally-dev/tally/emulator/emulatortest"
+	"github.com/tally-dev/tally/emulator/ttl"
 	"github.com/tally-dev/tally/shard"
 )
 
@@ -242,5 +243,44 @@ func TestRecordsCarryExpiry(t *testing.T) {
 	}
 	if got := docs[0].Data()["key"]; got != "k" {
 		t.Fatalf("the record keeps key %v, want the original key", got)
+	}
+}
+
+// TestRecordsExpireUnderTheDeclaredTTLPolicy: the records' expiry field is the one the store
+// declares for the TTL policy, so once a record expires the emulator deletes it, and the key,
+// forgotten, applies again.
+func TestRecordsExpireUnderTheDeclaredTTLPolicy(t *testing.T) {
+	em := emulatortest.Start(t, emulator.Options{TTL: []ttl.Policy{{CollectionGroup: shard.TTLCollectionGroup, Field: shard.TTLField}}})
+	longAgo := func() time.Time { return time.Now().Add(-48 * time.Hour) }
+	s := storeOn(t, em, shard.Options{Now: longAgo, KeyRetention: 24 * time.Hour})
+	ctx := context.Background()
+	fresh := storeOn(t, em, shard.Options{})
+	if _, err := fresh.Increment(ctx, "c", 1, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Increment(ctx, "c", 2, "expired"); err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := em.SweepTTL(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleted != 1 {
+		t.Fatalf("the sweep deleted %d documents, want the one expired record", deleted)
+	}
+	for _, tt := range []struct {
+		key           string
+		wantDuplicate bool
+	}{{"kept", true}, {"expired", false}} {
+		r, err := fresh.Increment(ctx, "c", map[string]int64{"kept": 1, "expired": 2}[tt.key], tt.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Duplicate != tt.wantDuplicate {
+			t.Errorf("key %q: duplicate = %v, want %v", tt.key, r.Duplicate, tt.wantDuplicate)
+		}
+	}
+	if got := mustValue(t, fresh, "c"); got != 5 {
+		t.Fatalf("value %d, want 5 (1, then 2 twice)", got)
 	}
 }

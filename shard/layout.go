@@ -54,9 +54,14 @@ func (s *Store) shardRef(id, generation string, n int) *firestore.DocumentRef {
 	return s.shardsRef(id, generation).Doc(strconv.Itoa(n))
 }
 
+// recordsRef is the collection of the records of counter id's keyed Increments and Resets.
+func (s *Store) recordsRef(id string) *firestore.CollectionRef {
+	return s.metaRef(id).Collection(recordsCollection)
+}
+
 // recordRef is where the record of a keyed Increment or Reset of counter id lives.
 func (s *Store) recordRef(id, key string) *firestore.DocumentRef {
-	return s.metaRef(id).Collection(recordsCollection).Doc(keyHash(key))
+	return s.recordsRef(id).Doc(keyHash(key))
 }
 
 // batchRecordRef is where the record of a keyed BatchIncrement lives.

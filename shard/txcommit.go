@@ -49,7 +49,7 @@ func (s *Store) commitInTransaction(ctx context.Context, e *entry, pending []*ca
 		var keyed []*call
 		for _, c := range pending {
 			if c.key != "" {
-				recordRefs = append(recordRefs, s.recordRef(e.id, c.key))
+				recordRefs = append(recordRefs, e.recordRef(c.key))
 				keyed = append(keyed, c)
 			}
 		}
@@ -106,7 +106,7 @@ func (s *Store) commitInTransaction(ctx context.Context, e *entry, pending []*ca
 		}
 		for _, c := range planned {
 			if c.key != "" {
-				if err := tx.Create(s.recordRef(e.id, c.key), s.recordData(c.key, c.fingerprint, name)); err != nil {
+				if err := tx.Create(e.recordRef(c.key), s.recordData(c.key, c.fingerprint, name)); err != nil {
 					return err
 				}
 			}
