@@ -16,9 +16,11 @@ import (
 // increment per shard touched plus every caller's idempotency record. An idle counter's
 // increment is committed at once, so coalescing adds no latency.
 //
-// Up to MaxInFlight commits of one counter run at once (each a lane, each coalescing), on
-// different shards. One lane alone would leave the CPU idle while its commit waits for the fsync;
-// a few overlap that wait with the work of answering and receiving calls.
+// One commit of a counter at a time (a lane) is the rule: while it waits for durability the
+// next batch gathers, so the busier the counter, the bigger its batches, and every commit's cost
+// is shared by more increments. A further lane, on a shard of its own, starts only when a full
+// batch (MaxBatch) is waiting, up to MaxInFlight lanes. Measured on a hot counter, running
+// several lanes all the time split the batches and cost a quarter more CPU per increment.
 
 // entry is the store's in-memory view of one counter. Lock order: Store.mu, then entry.mu.
 // entry.stateMu is never held across a call to Firestore except to (re)load the state.
@@ -94,12 +96,23 @@ func (s *Store) enqueue(id string, c *call) error {
 		return ErrOverloaded
 	}
 	e.queue = append(e.queue, c)
-	if e.lanes < int(e.maxLanes.Load()) {
+	if e.lanes == 0 || (e.lanes < int(e.maxLanes.Load()) && len(e.queue) >= s.opts.MaxBatch) {
 		e.lanes++
+		s.raisePeakLanes(e.lanes)
 		s.lanes.Add(1)
 		go s.runLane(e)
 	}
 	return nil
+}
+
+// raisePeakLanes records n lanes of one counter running at once.
+func (s *Store) raisePeakLanes(n int) {
+	for {
+		peak := s.peakLanes.Load()
+		if int64(n) <= peak || s.peakLanes.CompareAndSwap(peak, int64(n)) {
+			return
+		}
+	}
 }
 
 // entryLocked returns the counter's entry, creating it and evicting idle ones beyond the cache

@@ -3,6 +3,7 @@ package shard_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -65,7 +66,47 @@ func TestConcurrentIncrementsAreExactAndCoalesced(t *testing.T) {
 	if st.Increments != clients*each || st.Commits >= st.Increments {
 		t.Fatalf("stats %+v: %d increments should have been coalesced into fewer commits", st, clients*each)
 	}
+	if st.PeakLanes != 1 {
+		t.Fatalf("stats %+v: 64 callers never fill a batch of 500, so one commit at a time should carry them", st)
+	}
 	t.Logf("%d increments in %d commits", st.Increments, st.Commits)
+}
+
+// TestFullBatchesRunOnMoreLanes: when a full batch waits, more commits of the counter run at
+// once, each on its own shard, and the total stays exact, keyed increments included.
+func TestFullBatchesRunOnMoreLanes(t *testing.T) {
+	s := newStore(t, shard.Options{MaxBatch: 2, MaxInFlight: 4})
+	ctx := context.Background()
+	const clients, each = 64, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range each {
+				key := ""
+				if i%2 == 0 {
+					key = fmt.Sprintf("k%d-%d", i, n)
+				}
+				if _, err := s.Increment(ctx, "hot", 1, key); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := mustValue(t, s, "hot"); got != clients*each {
+		t.Fatalf("value %d, want %d", got, clients*each)
+	}
+	if st := s.Stats(); st.PeakLanes < 2 || st.PeakLanes > 4 {
+		t.Fatalf("stats %+v: want 2 to 4 commits in flight at once", st)
+	}
 }
 
 func TestOverflowIsRejectedAndNothingApplied(t *testing.T) {

@@ -30,7 +30,7 @@ type Options struct {
 	// MaxBatch bounds how many increments of one counter are coalesced into one commit; default 500.
 	MaxBatch int
 	// MaxInFlight bounds the commits of one counter in flight at once (each on its own shard);
-	// default 4. 1 gives the strictest coalescing, more overlap commits' waits for durability.
+	// default 4. A counter commits one batch at a time unless a full batch (MaxBatch) is waiting.
 	MaxInFlight int
 	// MaxQueue bounds the increments of one counter waiting for a commit; past it, requests are
 	// shed with ErrOverloaded. Default 20,000.
@@ -98,17 +98,19 @@ type Store struct {
 
 	commits    atomic.Uint64 // coalesced commits that succeeded
 	increments atomic.Uint64 // increments they carried
+	peakLanes  atomic.Int64  // most lanes of one counter that ran at once
 }
 
 // Stats counts the work of the coalescer since the store was created.
 type Stats struct {
 	Commits    uint64 // coalesced commits that succeeded
 	Increments uint64 // increments they carried; Increments/Commits is the average batch size
+	PeakLanes  int    // most commits of one counter that were in flight at once
 }
 
 // Stats returns the coalescer's counts.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Increments: s.increments.Load()}
+	return Stats{Commits: s.commits.Load(), Increments: s.increments.Load(), PeakLanes: int(s.peakLanes.Load())}
 }
 
 // New returns a Store over client. The client stays the caller's to close, after Store.Close.

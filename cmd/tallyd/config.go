@@ -64,7 +64,7 @@ func parseConfig(args []string, env getenv, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.Database, "database", orDefault(env("TALLY_DATABASE"), "(default)"), "Firestore database id (default $TALLY_DATABASE or (default))")
 	fs.IntVar(&c.DefaultShards, "default-shards", 16, "shard count of counters created implicitly")
 	fs.IntVar(&c.MaxBatch, "max-batch", 500, "most increments of one counter coalesced into one commit")
-	fs.IntVar(&c.MaxInFlight, "max-in-flight", 4, "most commits of one counter in flight at once")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight", 4, "most commits of one counter in flight at once; more than one only while a full batch waits")
 	fs.DurationVar(&c.KeyRetention, "key-retention", 24*time.Hour, "how long idempotency keys are remembered")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight calls may take to finish on shutdown")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")

@@ -117,7 +117,7 @@ func run(ctx context.Context, args []string, env getenv, stdout, stderr io.Write
 		return fmt.Errorf("flushing queued increments: %w", err)
 	}
 	st := counters.Stats()
-	log.Info("shut down cleanly", "coalesced_commits", st.Commits, "coalesced_increments", st.Increments)
+	log.Info("shut down cleanly", "coalesced_commits", st.Commits, "coalesced_increments", st.Increments, "peak_lanes", st.PeakLanes)
 	return nil
 }
 
