@@ -99,3 +99,50 @@ func BenchmarkSnapshotDocuments(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLookupMissing reads 10 documents that do not exist, as a commit creating 10
+// idempotency records does, from a store holding 100,000 documents in flushed tables and more
+// in its memtable: one at a time with Latest, or all at once with LatestAll.
+func BenchmarkLookupMissing(b *testing.B) {
+	s := openStore(b, false)
+	w := newWriter(b, s)
+	const docs, perBatch = 100_000, 500
+	for i := 0; i < docs; i += perBatch {
+		var changes []change
+		for j := range perBatch {
+			changes = append(changes, set(int64(i+j), "records", fmt.Sprintf("%064x", (i+j)*7919)))
+		}
+		w.commit(changes...)
+		if i == docs/2 {
+			if err := s.db.Flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var n int
+	missing := func() [][]string {
+		paths := make([][]string, 10)
+		for i := range paths {
+			n++
+			paths[i] = []string{"records", fmt.Sprintf("%064x", n*7919+1)}
+		}
+		return paths
+	}
+	b.Run("Latest", func(b *testing.B) {
+		for b.Loop() {
+			for _, p := range missing() {
+				if v, err := s.Latest(testDB, p); err != nil || v != nil {
+					b.Fatal(v, err)
+				}
+			}
+		}
+	})
+	b.Run("LatestAll", func(b *testing.B) {
+		for b.Loop() {
+			vs, err := s.LatestAll(testDB, missing())
+			if err != nil || vs[0] != nil {
+				b.Fatal(vs, err)
+			}
+		}
+	})
+}
