@@ -67,7 +67,7 @@ func (s *Store) Resize(ctx context.Context, id string, shards int) (*Counter, er
 		values := map[int]int64{}
 		var total int64
 		for i, d := range shards {
-			_, v, err := shardOf(d)
+			_, v, err := shardOf(d, cfg.generation)
 			if err != nil {
 				return err
 			}
@@ -82,7 +82,7 @@ func (s *Store) Resize(ctx context.Context, id string, shards int) (*Counter, er
 			return fmt.Errorf("counter %q: %w", id, err)
 		}
 		for _, i := range changed {
-			tx.Set(s.shardRef(id, cfg.generation, i), map[string]any{fieldCount: values[i]})
+			tx.Set(s.shardRef(id, i), map[string]any{fieldCount: values[i], fieldGeneration: cfg.generation})
 		}
 		for i := range shards {
 			if i >= n {
@@ -244,7 +244,7 @@ func (s *Store) transactWithPrelude(ctx context.Context, id string, prelude func
 	return resp.CommitTime(), nil
 }
 
-// lockShards reads every shard document of the counter's generation inside tx, through
+// lockShards reads every shard document of the counter inside tx, through
 // document reads, which lock the documents (production and the emulator both): increments to
 // them then wait for the transaction instead of aborting it. The shards 0..shard_count-1 are
 // read first; a query then finds any others (written by a server that missed a shrink), which
@@ -252,7 +252,7 @@ func (s *Store) transactWithPrelude(ctx context.Context, id string, prelude func
 func (s *Store) lockShards(ctx context.Context, tx *firestore.Transaction, id string, cfg config) (map[int]*firestore.DocumentSnapshot, error) {
 	refs := make([]*firestore.DocumentRef, cfg.shardCount)
 	for i := range refs {
-		refs[i] = s.shardRef(id, cfg.generation, i)
+		refs[i] = s.shardRef(id, i)
 	}
 	snaps, err := tx.GetAll(refs)
 	if err != nil {
@@ -264,7 +264,7 @@ func (s *Store) lockShards(ctx context.Context, tx *firestore.Transaction, id st
 			shards[i] = d
 		}
 	}
-	all, err := tx.Documents(s.shardsRef(id, cfg.generation)).GetAll()
+	all, err := tx.Documents(s.shardsRef(id)).GetAll()
 	if err != nil {
 		return nil, err
 	}

@@ -77,15 +77,22 @@ func (s *Store) addWrites(wb *firestore.WriteBatch, p *shardPlan, attempt string
 		if sum == 0 {
 			continue
 		}
-		ref := s.shardRef(p.e.id, p.gen, n)
+		ref := s.shardRef(p.e.id, n)
 		p.refs[n] = ref
-		if b := p.base[n]; b.exists {
+		switch b := p.base[n]; {
+		case !b.exists:
+			wb.Create(ref, map[string]any{fieldCount: firestore.Increment(sum), fieldGeneration: p.gen, fieldAttempt: attempt})
+		case b.stale:
+			wb.Update(ref, []firestore.Update{
+				{Path: fieldCount, Value: sum},
+				{Path: fieldGeneration, Value: p.gen},
+				{Path: fieldAttempt, Value: attempt},
+			}, firestore.LastUpdateTime(b.updateTime))
+		default:
 			wb.Update(ref, []firestore.Update{
 				{Path: fieldCount, Value: firestore.Increment(sum)},
 				{Path: fieldAttempt, Value: attempt},
 			}, firestore.LastUpdateTime(b.updateTime))
-		} else {
-			wb.Create(ref, map[string]any{fieldCount: firestore.Increment(sum), fieldAttempt: attempt})
 		}
 	}
 }
@@ -177,8 +184,9 @@ func (s *Store) inspect(ctx context.Context, plans []*shardPlan, recordRefs []*f
 	return in, nil
 }
 
-// refresh updates the cache of a counter from documents just read: its metadata and some shards
-// of generation gen. A changed configuration invalidates the cache. The caller guards st.
+// refresh updates the cache of a counter from documents just read: its metadata and some of its
+// shards, read for a plan of generation gen. A changed configuration invalidates the cache. The
+// caller guards st.
 func (st *counterState) refresh(gen string, meta *firestore.DocumentSnapshot, shards map[int]*firestore.DocumentSnapshot) {
 	cfg, err := configOf(meta)
 	if !meta.Exists() || err != nil || !st.loaded || cfg.generation != st.generation || cfg.shardCount != st.shardCount || gen != st.generation {
@@ -190,7 +198,7 @@ func (st *counterState) refresh(gen string, meta *firestore.DocumentSnapshot, sh
 			st.shards[n] = shardVersion{}
 			continue
 		}
-		if _, v, err := shardOf(d); err == nil {
+		if _, v, err := shardOf(d, gen); err == nil {
 			st.shards[n] = v
 		} else {
 			st.invalidate()

@@ -12,28 +12,30 @@ import (
 
 // The Firestore layout of a counter:
 //
-//	counters/{id}                                      metadata: id, shard_count, generation
-//	counters/{id}/generations/{generation}/shards/{n}  count: this shard's part of the value
-//	counters/{id}/idempotency/{sha256(key)}            a keyed Increment or Reset (see records.go)
-//	idempotency/{sha256(key)}                          a keyed BatchIncrement
+//	counters/{id}                            metadata: id, shard_count, generation (+ reset_time)
+//	counters/{id}/shards/{n}                 count: this shard's part of the value; generation; attempt
+//	counters/{id}/idempotency/{sha256(key)}  a keyed Increment or Reset (see records.go)
+//	idempotency/{sha256(key)}                a keyed BatchIncrement
 //
-// The value is the sum of every shard document of the current generation, whatever its index:
-// a shard beyond shard_count (written by a server that had not yet seen a shrink) still counts.
-// Each create of a counter starts a new generation, so increments that race a delete can never
-// leak into the counter's next incarnation. Idempotency records carry expire_at for a TTL policy
-// on the collection group "idempotency".
+// The value is the sum of the counter's shard documents that carry its current generation,
+// whatever their index: a shard beyond shard_count (written by a server that had not yet seen a
+// shrink) still counts. Each create of a counter starts a new generation. A shard document of an
+// earlier one (written for a deleted incarnation by a server that had not yet seen the delete)
+// counts as empty and is replaced when next written, so increments that race a delete never leak
+// into the counter's next incarnation. Idempotency records carry expire_at for a TTL policy on the
+// collection group "idempotency".
+
 // The TTL policy that expires idempotency records: Firestore deletes a record once the time in
-// its TTLField has passed. Deploy it with the database (see terraform/) or give it to the emulator.
+// its TTLField has passed. Configure it on the database, or give it to the emulator.
 const (
 	TTLCollectionGroup = recordsCollection
 	TTLField           = recordExpireAt
 )
 
 const (
-	countersCollection    = "counters"
-	generationsCollection = "generations"
-	shardsCollection      = "shards"
-	recordsCollection     = "idempotency"
+	countersCollection = "counters"
+	shardsCollection   = "shards"
+	recordsCollection  = "idempotency"
 
 	fieldID         = "id"
 	fieldShardCount = "shard_count"
@@ -46,12 +48,12 @@ func (s *Store) metaRef(id string) *firestore.DocumentRef {
 	return s.client.Collection(countersCollection).Doc(id)
 }
 
-func (s *Store) shardsRef(id, generation string) *firestore.CollectionRef {
-	return s.metaRef(id).Collection(generationsCollection).Doc(generation).Collection(shardsCollection)
+func (s *Store) shardsRef(id string) *firestore.CollectionRef {
+	return s.metaRef(id).Collection(shardsCollection)
 }
 
-func (s *Store) shardRef(id, generation string, n int) *firestore.DocumentRef {
-	return s.shardsRef(id, generation).Doc(strconv.Itoa(n))
+func (s *Store) shardRef(id string, n int) *firestore.DocumentRef {
+	return s.shardsRef(id).Doc(strconv.Itoa(n))
 }
 
 // recordsRef is the collection of the records of counter id's keyed Increments and Resets.

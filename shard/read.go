@@ -13,8 +13,9 @@ import (
 	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
 )
 
-// Get reads a counter and its value. The value is one SUM aggregation over the counter's shards,
-// read in the same snapshot as the configuration; ReadTime is that snapshot's time.
+// Get reads a counter and its value. The value is one SUM aggregation over the counter's shards
+// of its current generation, read in the same snapshot as the configuration; ReadTime is that
+// snapshot's time.
 func (s *Store) Get(ctx context.Context, id string) (*Counter, error) {
 	if err := checkID("name", id); err != nil {
 		return nil, err
@@ -67,7 +68,8 @@ func (s *Store) withValue(ctx context.Context, tx *firestore.Transaction, snap *
 	}
 	c := counterOf(snap.Ref.ID, cfg)
 	c.ReadTime = snap.ReadTime
-	res, err := s.shardsRef(c.ID, cfg.generation).NewAggregationQuery().WithSum(fieldCount, "total").Transaction(tx).Get(ctx)
+	current := s.shardsRef(c.ID).Where(fieldGeneration, "==", cfg.generation)
+	res, err := current.NewAggregationQuery().WithSum(fieldCount, "total").Transaction(tx).Get(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("summing the shards of counter %q: %w", c.ID, err)
 	}

@@ -24,7 +24,10 @@ type config struct {
 // shardVersion is what the store knows of one shard document: every write to a shard is
 // conditional on this version, so the store always knows the exact value it adds to.
 type shardVersion struct {
-	exists     bool
+	exists bool
+	// stale: the document belongs to an earlier generation of the counter. It counts as 0 (value
+	// is 0) and its next write replaces it.
+	stale      bool
 	value      int64
 	updateTime time.Time
 }
@@ -34,13 +37,13 @@ type counterState struct {
 	loaded   bool
 	loadedAt time.Time
 	config
-	shards map[int]shardVersion // every shard document of the generation, by index
+	shards map[int]shardVersion // every shard document of the counter, by index
 }
 
 func (st *counterState) invalidate() { st.loaded = false }
 
-// loadState reads a counter's metadata and all shards of its generation. A missing counter is
-// loaded as !exists.
+// loadState reads a counter's metadata and all its shard documents. A missing counter is loaded
+// as !exists.
 func (s *Store) loadState(ctx context.Context, id string) (counterState, error) {
 	st := counterState{loaded: true, loadedAt: s.opts.Now(), shards: map[int]shardVersion{}}
 	snap, err := s.metaRef(id).Get(ctx)
@@ -53,12 +56,12 @@ func (s *Store) loadState(ctx context.Context, id string) (counterState, error) 
 	if st.config, err = configOf(snap); err != nil {
 		return st, err
 	}
-	docs, err := s.shardsRef(id, st.generation).Documents(ctx).GetAll()
+	docs, err := s.shardsRef(id).Documents(ctx).GetAll()
 	if err != nil {
 		return st, fmt.Errorf("reading the shards of counter %q: %w", id, err)
 	}
 	for _, d := range docs {
-		n, v, err := shardOf(d)
+		n, v, err := shardOf(d, st.generation)
 		if err != nil {
 			return st, err
 		}
@@ -80,15 +83,19 @@ func configOf(snap *firestore.DocumentSnapshot) (config, error) {
 	return c, nil
 }
 
-// shardOf decodes a shard document.
-func shardOf(d *firestore.DocumentSnapshot) (int, shardVersion, error) {
+// shardOf decodes a shard document of a counter whose current generation is gen.
+func shardOf(d *firestore.DocumentSnapshot, gen string) (int, shardVersion, error) {
 	n, err := shardIndex(d.Ref.ID)
 	if err != nil {
 		return 0, shardVersion{}, err
 	}
-	v, ok := d.Data()[fieldCount].(int64)
+	data := d.Data()
+	if data[fieldGeneration] != gen {
+		return n, shardVersion{exists: true, stale: true, updateTime: d.UpdateTime}, nil
+	}
+	v, ok := data[fieldCount].(int64)
 	if !ok {
-		return 0, shardVersion{}, fmt.Errorf("shard document %s has no integer count: %v", d.Ref.Path, d.Data())
+		return 0, shardVersion{}, fmt.Errorf("shard document %s has no integer count: %v", d.Ref.Path, data)
 	}
 	return n, shardVersion{exists: true, value: v, updateTime: d.UpdateTime}, nil
 }

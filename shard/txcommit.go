@@ -65,7 +65,7 @@ func (s *Store) commitInTransaction(ctx context.Context, e *entry, pending []*ca
 		}
 		shardRefs := make([]*firestore.DocumentRef, cfg.shardCount)
 		for n := range shardRefs {
-			shardRefs[n] = s.shardRef(e.id, cfg.generation, n)
+			shardRefs[n] = s.shardRef(e.id, n)
 		}
 		shards, err := tx.GetAll(shardRefs)
 		if err != nil {
@@ -74,7 +74,7 @@ func (s *Store) commitInTransaction(ctx context.Context, e *entry, pending []*ca
 		st = counterState{loaded: true, loadedAt: s.opts.Now(), config: cfg, shards: map[int]shardVersion{}}
 		for _, d := range shards {
 			if d.Exists() {
-				n, v, err := shardOf(d)
+				n, v, err := shardOf(d, cfg.generation)
 				if err != nil {
 					return err
 				}
@@ -98,9 +98,9 @@ func (s *Store) commitInTransaction(ctx context.Context, e *entry, pending []*ca
 			if sum == 0 {
 				continue
 			}
-			ref := s.shardRef(e.id, cfg.generation, n)
+			ref := s.shardRef(e.id, n)
 			plan.refs[n] = ref
-			if err := tx.Set(ref, map[string]any{fieldCount: plan.base[n].value + sum, fieldAttempt: name}); err != nil {
+			if err := tx.Set(ref, map[string]any{fieldCount: plan.base[n].value + sum, fieldGeneration: cfg.generation, fieldAttempt: name}); err != nil {
 				return err
 			}
 		}
