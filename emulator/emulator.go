@@ -59,14 +59,16 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 	if !opts.InMemory && opts.DataDir == "" {
 		return nil, errors.New("emulator: DataDir is required unless InMemory is set")
 	}
-	if err := ttl.ValidatePolicies(opts.TTL); err != nil {
+	// The TTL policies decide which documents storage indexes by expiry time.
+	expiry, err := ttl.StorageExpiry(opts.TTL)
+	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	store, err := storage.Open(storage.Options{Dir: opts.DataDir, InMemory: opts.InMemory, Logger: log})
+	store, err := storage.Open(storage.Options{Dir: opts.DataDir, InMemory: opts.InMemory, Logger: log, Expiry: expiry})
 	if err != nil {
 		return nil, fmt.Errorf("emulator: opening storage: %w", err)
 	}

@@ -59,9 +59,10 @@ type pending struct {
 	ticket     *Ticket
 }
 
-// writeOp sets key to value, or, for a range deletion, deletes [key, end).
+// writeOp sets key to value, deletes key, or, for a range deletion, deletes [key, end).
 type writeOp struct {
 	key, value  []byte
+	delete      bool
 	deleteRange bool
 	end         []byte
 }
@@ -75,7 +76,7 @@ func (s *Store) Submit(b *Batch) *Ticket {
 	if b == nil {
 		return failedTicket(fmt.Errorf("%w: batch must not be nil", ErrInvalid))
 	}
-	p, encodeErr := encodeBatch(b)
+	p, encodeErr := encodeBatch(b, s.expiry)
 
 	s.queueMu.Lock()
 	defer s.queueMu.Unlock()
@@ -103,7 +104,7 @@ func (s *Store) enqueueLocked(p *pending, invalid error) *Ticket {
 	return p.ticket
 }
 
-func encodeBatch(b *Batch) (*pending, error) {
+func encodeBatch(b *Batch, expiry *Expiry) (*pending, error) {
 	if b.CommitTime <= 0 {
 		return nil, fmt.Errorf("%w: batch CommitTime %d must be positive", ErrInvalid, b.CommitTime)
 	}
@@ -114,7 +115,8 @@ func encodeBatch(b *Batch) (*pending, error) {
 		if err := validateWrite(i, w, b.CommitTime); err != nil {
 			return nil, err
 		}
-		lkey := latestKey(namespace(w.DB), w.Path)
+		ns := namespace(w.DB)
+		lkey := latestKey(ns, w.Path)
 		if j, dup := seen[string(lkey)]; dup {
 			return nil, fmt.Errorf("%w: writes[%d] and writes[%d] both write %v; a batch writes each document once", ErrInvalid, j, i, w.Path)
 		}
@@ -133,6 +135,9 @@ func encodeBatch(b *Batch) (*pending, error) {
 		}
 		if w.Prev != nil || w.Next.Deleted {
 			p.gcDirty = append(p.gcDirty, lkey)
+		}
+		if expiry != nil {
+			expiry.addExpiryOps(p, ns, w)
 		}
 	}
 	return p, nil
@@ -209,9 +214,12 @@ func (s *Store) writeGroup(group []*pending, last int64) error {
 	for _, p := range group {
 		for _, op := range p.ops {
 			var err error
-			if op.deleteRange {
+			switch {
+			case op.deleteRange:
 				err = b.DeleteRange(op.key, op.end, nil)
-			} else {
+			case op.delete:
+				err = b.Delete(op.key, nil)
+			default:
 				err = b.Set(op.key, op.value, nil)
 			}
 			if err != nil {

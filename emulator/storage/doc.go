@@ -22,6 +22,8 @@
 //	'H' ns enc(path) 0x00 0x00 ^commit (8 bytes, BE)   a superseded version; newest first
 //	'M' "format"                                       format version, uvarint; currently 1
 //	'M' "durable"                                      CommitTime of the newest durable batch, 8 bytes BE
+//	'X' ns at (8 bytes, BE, sign bit flipped) enc(path) a document expiring at time at (optional; see expiry.go)
+//	'M' "expiry"                                       the definition the X keys were built for
 //
 // In history keys, ^commit is the bitwise complement of the (never negative) commit time, so a
 // document's versions sort newest first, and 0x00 0x00 sorts below any child segment, so a

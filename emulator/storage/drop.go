@@ -16,7 +16,7 @@ func (s *Store) DropDatabase(db resource.Database) error {
 	s.queueMu.Lock()
 	// The drop takes no commit time of its own: it rides with the newest submitted batch's.
 	p := &pending{commitTime: s.lastSubmitted}
-	for _, prefix := range []byte{latestPrefix, historyPrefix} {
+	for _, prefix := range []byte{latestPrefix, historyPrefix, expiryPrefix} {
 		start := append([]byte{prefix}, ns...)
 		p.ops = append(p.ops, writeOp{key: start, end: subtreeEnd(start), deleteRange: true})
 		p.bytes += 2*len(start) + 1

@@ -21,6 +21,9 @@ type Options struct {
 	// MaxGroupBytes bounds the encoded size of one group commit. Batches past it wait for the
 	// next fsync; a single larger batch is still written, alone. Zero means DefaultMaxGroupBytes.
 	MaxGroupBytes int
+	// Expiry, when set, has the store keep an index of the documents' expiry times (see
+	// Expiring); nil keeps none.
+	Expiry *Expiry
 
 	// fs replaces the file system in tests that inject I/O errors.
 	fs vfs.FS

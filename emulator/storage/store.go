@@ -36,6 +36,7 @@ type Store struct {
 	db            *pebble.DB
 	log           *slog.Logger
 	maxGroupBytes int
+	expiry        *Expiry // nil: no expiry index
 
 	durable atomic.Int64 // CommitTime of the newest batch known to be synced
 
@@ -115,10 +116,14 @@ func Open(opts Options) (s *Store, err error) {
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
+	if err := prepareExpiryIndex(db, opts.Expiry); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
 	s = &Store{
 		db:            db,
 		log:           opts.Logger,
 		maxGroupBytes: opts.MaxGroupBytes,
+		expiry:        opts.Expiry,
 		lastSubmitted: durable,
 		flusherDone:   make(chan struct{}),
 		gc:            newGCState(),

@@ -29,9 +29,14 @@ type env struct {
 	engine *txn.Engine
 }
 
+// newEnv's store keeps the expiry index of testPolicies.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	store, err := storage.Open(storage.Options{InMemory: true})
+	expiry, err := StorageExpiry(testPolicies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := storage.Open(storage.Options{InMemory: true, Expiry: expiry})
 	if err != nil {
 		t.Fatal(err)
 	}

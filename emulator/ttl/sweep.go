@@ -17,8 +17,7 @@ import (
 const maxBatch = 500
 
 // Sweep runs one pass synchronously and returns how many documents it deleted. A failure in one
-// database or policy does not stop the others; the errors are joined. A cancelled ctx ends the
-// pass early.
+// database does not stop the others; the errors are joined. A cancelled ctx ends the pass early.
 func (s *Sweeper) Sweep(ctx context.Context) (deleted int, err error) {
 	if len(s.policies) == 0 {
 		return 0, nil
@@ -32,38 +31,36 @@ func (s *Sweeper) Sweep(ctx context.Context) (deleted int, err error) {
 			errs = append(errs, fmt.Errorf("ttl: listing databases: %w", err))
 			break
 		}
-		for _, p := range s.policies {
-			if cerr := ctx.Err(); cerr != nil {
-				if !errors.Is(errors.Join(errs...), cerr) {
-					errs = append(errs, cerr)
-				}
-				return deleted, errors.Join(errs...)
+		if cerr := ctx.Err(); cerr != nil {
+			if !errors.Is(errors.Join(errs...), cerr) {
+				errs = append(errs, cerr)
 			}
-			n, err := s.sweepGroup(ctx, db, p, now)
-			deleted += n
-			if err != nil {
-				errs = append(errs, err)
-			}
+			return deleted, errors.Join(errs...)
+		}
+		n, err := s.sweepDatabase(ctx, db, now)
+		deleted += n
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return deleted, errors.Join(errs...)
 }
 
-// sweepGroup deletes the expired documents of one policy's collection group in db, in chunks of
-// at most maxBatch, each deleted before the next is read. Each chunk reads a fresh snapshot from
-// where the previous one stopped, so a long pass never reads at a time old enough for garbage
+// sweepDatabase deletes the expired documents of db, found through the storage's expiry index,
+// in chunks of at most maxBatch index entries, each chunk deleted before the next is read. Each
+// chunk reads a fresh snapshot, so a long pass never reads at a time old enough for garbage
 // collection to have removed what it needs.
-func (s *Sweeper) sweepGroup(ctx context.Context, db resource.Database, p compiledPolicy, now time.Time) (int, error) {
+func (s *Sweeper) sweepDatabase(ctx context.Context, db resource.Database, now time.Time) (int, error) {
 	deleted := 0
-	var after []string
+	var after *storage.ExpiringDoc
 	for {
 		snap, err := s.opts.Engine.OpenSnapshot(ctx, db, txn.Selector{})
 		if err != nil {
 			return deleted, fmt.Errorf("ttl: reading %s: %w", db.Name(), err)
 		}
-		batch, full, err := expiredBatch(ctx, snap, p, now, after)
+		batch, last, err := s.expiredBatch(ctx, db, snap, now, after)
 		if err != nil {
-			return deleted, fmt.Errorf("ttl: scanning collection group %q of %s: %w", p.CollectionGroup, db.Name(), err)
+			return deleted, fmt.Errorf("ttl: finding the expired documents of %s: %w", db.Name(), err)
 		}
 		if len(batch) > 0 {
 			n, err := s.deleteBatch(ctx, db, batch)
@@ -72,36 +69,41 @@ func (s *Sweeper) sweepGroup(ctx context.Context, db resource.Database, p compil
 				return deleted, err
 			}
 		}
-		if !full {
+		if last == nil {
 			return deleted, nil
 		}
-		after = batch[len(batch)-1].Path
+		after = last
 	}
 }
 
-// expiredBatch scans the collection group from after (exclusive; nil = the start) and returns
-// deletes for up to maxBatch expired documents; full says the scan stopped at the limit rather
-// than at the end.
-func expiredBatch(ctx context.Context, snap *txn.Snapshot, p compiledPolicy, now time.Time, after []string) ([]txn.Write, bool, error) {
+// expiredBatch reads up to maxBatch entries of db's expiry index that are due at now, from after
+// (exclusive; nil = the first), and returns deletes for those of the documents that have expired
+// as the snapshot sees them, with the last entry read (nil once the index holds no more due).
+func (s *Sweeper) expiredBatch(ctx context.Context, db resource.Database, snap *txn.Snapshot, now time.Time, after *storage.ExpiringDoc) ([]txn.Write, *storage.ExpiringDoc, error) {
 	var batch []txn.Write
-	for v, err := range snap.Documents(nil, p.CollectionGroup, true, after) {
+	read := 0
+	for d, err := range s.opts.Store.Expiring(db, now.UnixMicro(), after) {
 		if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
-		if !expired(v, p.path, now) {
-			continue
+		v, err := snap.Get(d.Path)
+		if err != nil {
+			return nil, nil, err
 		}
-		// The update_time precondition spares a document changed since the scan, e.g. one whose
-		// expiry was extended.
-		batch = append(batch, txn.Write{Path: v.Path, Delete: true, UpdateTime: v.UpdateTime})
-		if len(batch) == maxBatch {
-			return batch, true, nil
+		// The index is in µs and may run ahead of the snapshot: the policy has the last word.
+		if p, ok := s.policyOf(d.Path); ok && v != nil && expired(v, p.path, now) {
+			// The update_time precondition spares a document changed since the scan, e.g. one
+			// whose expiry was extended.
+			batch = append(batch, txn.Write{Path: v.Path, Delete: true, UpdateTime: v.UpdateTime})
+		}
+		if read++; read == maxBatch {
+			return batch, &d, nil
 		}
 	}
-	return batch, false, nil
+	return batch, nil, nil
 }
 
 // expired reports whether v's TTL field is a timestamp at or before now.

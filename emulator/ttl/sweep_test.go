@@ -12,6 +12,7 @@ import (
 	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
 
 	"github.com/tally-dev/tally/emulator/resource"
+	"github.com/tally-dev/tally/emulator/storage"
 	"github.com/tally-dev/tally/emulator/txn"
 )
 
@@ -208,5 +209,46 @@ func TestSweepWithoutPolicies(t *testing.T) {
 	e.put(mainDB, map[string]map[string]*pb.Value{"idempotency/x": expireAt(sweepNow.Add(-time.Hour))})
 	if n := sweep(t, e.sweeper(Options{})); n != 0 || !e.exists(mainDB, "idempotency/x") {
 		t.Fatalf("Sweep without policies deleted %d documents", n)
+	}
+}
+
+// BenchmarkSweepAmongUnexpired measures a pass that finds 10 expired documents among 100,000
+// that expire later: through the expiry index it reads only the 10.
+func BenchmarkSweepAmongUnexpired(b *testing.B) {
+	expiry, err := StorageExpiry(testPolicies)
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := storage.Open(storage.Options{InMemory: true, Expiry: expiry})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	engine := txn.New(txn.Options{Store: store})
+	defer engine.Close()
+	ctx := context.Background()
+	put := func(prefix string, n int, at time.Time) {
+		for i := 0; i < n; i += maxBatch {
+			var writes []txn.Write
+			for j := i; j < min(n, i+maxBatch); j++ {
+				writes = append(writes, txn.Write{Path: []string{"idempotency", fmt.Sprintf("%s%06d", prefix, j)}, Fields: expireAt(at)})
+			}
+			if _, err := engine.Commit(ctx, mainDB, nil, writes); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	put("later-", 100_000, sweepNow.Add(time.Hour))
+	s, err := New(Options{Engine: engine, Store: store, Policies: testPolicies, Now: func() time.Time { return sweepNow }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		put("due-", 10, sweepNow.Add(-time.Hour))
+		b.StartTimer()
+		if n, err := s.Sweep(ctx); err != nil || n != 10 {
+			b.Fatalf("Sweep = %d, %v; want 10 deleted", n, err)
+		}
 	}
 }

@@ -23,9 +23,12 @@ type Engine interface {
 	BatchWrite(ctx context.Context, db resource.Database, writes []txn.Write) (*txn.CommitResult, []error, error)
 }
 
-// Store lists the databases a pass visits.
+// Store lists the databases a pass visits and, through the expiry index it keeps for the
+// policies (see StorageExpiry), the documents due to expire.
 type Store interface {
 	Databases() iter.Seq2[resource.Database, error]
+	Expiring(db resource.Database, until int64, after *storage.ExpiringDoc) iter.Seq2[storage.ExpiringDoc, error]
+	ExpiryConfig() string
 }
 
 var (
@@ -53,6 +56,7 @@ type Options struct {
 type Sweeper struct {
 	opts     Options
 	policies []compiledPolicy
+	byGroup  map[string]compiledPolicy
 
 	passMu sync.Mutex // one pass at a time
 
@@ -78,6 +82,9 @@ func New(opts Options) (*Sweeper, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(policies) > 0 && opts.Store.ExpiryConfig() != indexConfig(policies) {
+		return nil, errors.New("ttl: the store keeps no expiry index for these policies; open it with Options.Expiry from StorageExpiry")
+	}
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultInterval
 	}
@@ -87,7 +94,7 @@ func New(opts Options) (*Sweeper, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Sweeper{opts: opts, policies: policies}, nil
+	return &Sweeper{opts: opts, policies: policies, byGroup: groupPolicies(policies)}, nil
 }
 
 // Start runs a pass every Interval in the background until Stop. Without policies, or when

@@ -23,6 +23,7 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"no store", Options{Engine: e.engine}, "Options.Store is required"},
 		{"invalid policy", Options{Engine: e.engine, Store: e.store, Policies: []Policy{{"g", ""}}}, "the field must not be empty"},
 		{"two policies on one group", Options{Engine: e.engine, Store: e.store, Policies: []Policy{{"g", "a"}, {"g", "b"}}}, "at most one TTL field"},
+		{"store indexing other policies", Options{Engine: e.engine, Store: e.store, Policies: []Policy{{"idempotency", "expire_at"}}}, "no expiry index for these policies"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
