@@ -167,14 +167,15 @@ func prepareExpiryIndex(db *pebble.DB, e *Expiry) error {
 	if have == nil && e == nil {
 		return nil
 	}
-	clear := db.NewBatch()
-	if err := clear.DeleteRange([]byte{expiryPrefix}, []byte{expiryPrefix + 1}, nil); err != nil {
+	drop := db.NewBatch()
+	defer drop.Close()
+	if err := drop.DeleteRange([]byte{expiryPrefix}, []byte{expiryPrefix + 1}, nil); err != nil {
 		return err
 	}
-	if err := clear.Delete(expiryConfigKey, nil); err != nil {
+	if err := drop.Delete(expiryConfigKey, nil); err != nil {
 		return err
 	}
-	if err := db.Apply(clear, pebble.Sync); err != nil {
+	if err := db.Apply(drop, pebble.Sync); err != nil {
 		return err
 	}
 	if e == nil {
@@ -210,13 +211,17 @@ func buildExpiryIndex(db *pebble.DB, e *Expiry) (err error) {
 	}
 	defer func() { err = errors.Join(err, it.Close()) }()
 	b := db.NewBatch()
+	defer func() { b.Close() }()
+	// Unsynced: the marker written after the last batch is synced, and the log is ordered.
 	flush := func() error {
 		if b.Empty() {
 			return nil
 		}
-		err := db.Apply(b, pebble.NoSync)
-		b = db.NewBatch()
-		return err
+		if err := db.Apply(b, pebble.NoSync); err != nil {
+			return err
+		}
+		b.Reset()
+		return nil
 	}
 	for valid := it.First(); valid; valid = it.Next() {
 		segs, err := decodePath(it.Key()[1:])

@@ -130,3 +130,29 @@ func TestExpiryIndexIsRebuiltForANewConfig(t *testing.T) {
 		t.Fatalf("Expiring without an index = %v", got)
 	}
 }
+
+// TestExpiryIndexRebuildSpansBatches: a rebuild larger than one of its write batches indexes
+// every document.
+func TestExpiryIndexRebuildSpansBatches(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWriter(t, s)
+	const docs = 20_000 // ~2 MB of index keys, two rebuild batches at least
+	for i := 0; i < docs; i += 1000 {
+		var changes []change
+		for j := i; j < i+1000; j++ {
+			changes = append(changes, set(int64(j), "c", strings.Repeat("x", 40)+strconv.Itoa(j)))
+		}
+		w.commit(changes...)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openWith(t, Options{Dir: dir, Expiry: expiryOfN("n")})
+	if n := countKeys(t, s, []byte{expiryPrefix}); n != docs {
+		t.Fatalf("%d index keys after the rebuild, want %d", n, docs)
+	}
+}
