@@ -98,3 +98,46 @@ func TestStartRejectsInvalidTTLPolicies(t *testing.T) {
 		})
 	}
 }
+
+// TestTTLPolicyAddedToExistingData: documents written while the emulator ran without a policy
+// expire once it restarts on the same data with one (the expiry index is built at startup).
+func TestTTLPolicyAddedToExistingData(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	start := func(policies []ttl.Policy) *emulator.Emulator {
+		t.Helper()
+		em, err := emulator.Start(ctx, emulator.Options{DataDir: dir, TTL: policies, TTLInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return em
+	}
+	em := start(nil)
+	client := emulatortest.NewClient(t, em.Addr(), project)
+	for _, path := range []string{"sessions/a", "sessions/b"} {
+		if _, err := client.Doc(path).Set(ctx, map[string]any{"expires": time.Now().Add(-time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := client.Doc("sessions/c").Set(ctx, map[string]any{"expires": time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	em = start([]ttl.Policy{{CollectionGroup: "sessions", Field: "expires"}})
+	t.Cleanup(func() { _ = em.Close() })
+	n, err := em.SweepTTL(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("SweepTTL = %d, %v; want the 2 expired sessions deleted", n, err)
+	}
+	client = emulatortest.NewClient(t, em.Addr(), project)
+	docs, err := client.Collection("sessions").Documents(ctx).GetAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 1 || docs[0].Ref.ID != "c" {
+		t.Fatalf("%d sessions left, want only sessions/c", len(docs))
+	}
+}
