@@ -38,27 +38,8 @@ func TestIncrementCreatesCounterAndSums(t *testing.T) {
 
 func TestConcurrentIncrementsAreExactAndCoalesced(t *testing.T) {
 	s := newStore(t, shard.Options{})
-	ctx := context.Background()
 	const clients, each = 64, 50
-	var wg sync.WaitGroup
-	errs := make(chan error, clients)
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range each {
-				if _, err := s.Increment(ctx, "hot", 1, ""); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	incrementConcurrently(t, s, "hot", clients, each, func(int, int) string { return "" })
 	if got := mustValue(t, s, "hot"); got != clients*each {
 		t.Fatalf("value %d, want %d", got, clients*each)
 	}
@@ -76,20 +57,34 @@ func TestConcurrentIncrementsAreExactAndCoalesced(t *testing.T) {
 // once, each on its own shard, and the total stays exact, keyed increments included.
 func TestFullBatchesRunOnMoreLanes(t *testing.T) {
 	s := newStore(t, shard.Options{MaxBatch: 2, MaxInFlight: 4})
-	ctx := context.Background()
 	const clients, each = 64, 20
+	incrementConcurrently(t, s, "hot", clients, each, func(client, n int) string {
+		if client%2 == 0 {
+			return fmt.Sprintf("k%d-%d", client, n)
+		}
+		return ""
+	})
+	if got := mustValue(t, s, "hot"); got != clients*each {
+		t.Fatalf("value %d, want %d", got, clients*each)
+	}
+	if st := s.Stats(); st.PeakLanes < 2 || st.PeakLanes > 4 {
+		t.Fatalf("stats %+v: want 2 to 4 commits in flight at once", st)
+	}
+}
+
+// incrementConcurrently has clients goroutines each add 1 to counter id each times, with the
+// idempotency key keyFor gives (client, n), and fails the test on any error.
+func incrementConcurrently(t *testing.T, s *shard.Store, id string, clients, each int, keyFor func(client, n int) string) {
+	t.Helper()
+	ctx := context.Background()
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
-	for i := range clients {
+	for client := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for n := range each {
-				key := ""
-				if i%2 == 0 {
-					key = fmt.Sprintf("k%d-%d", i, n)
-				}
-				if _, err := s.Increment(ctx, "hot", 1, key); err != nil {
+				if _, err := s.Increment(ctx, id, 1, keyFor(client, n)); err != nil {
 					errs <- err
 					return
 				}
@@ -100,12 +95,6 @@ func TestFullBatchesRunOnMoreLanes(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
-	}
-	if got := mustValue(t, s, "hot"); got != clients*each {
-		t.Fatalf("value %d, want %d", got, clients*each)
-	}
-	if st := s.Stats(); st.PeakLanes < 2 || st.PeakLanes > 4 {
-		t.Fatalf("stats %+v: want 2 to 4 commits in flight at once", st)
 	}
 }
 

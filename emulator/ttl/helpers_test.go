@@ -24,13 +24,13 @@ var sweepNow = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // env is an in-memory engine over an in-memory store.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	store  *storage.Store
 	engine *txn.Engine
 }
 
 // newEnv's store keeps the expiry index of testPolicies.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	expiry, err := StorageExpiry(testPolicies)
 	if err != nil {

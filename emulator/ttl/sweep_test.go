@@ -12,7 +12,6 @@ import (
 	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
 
 	"github.com/tally-dev/tally/emulator/resource"
-	"github.com/tally-dev/tally/emulator/storage"
 	"github.com/tally-dev/tally/emulator/txn"
 )
 
@@ -215,39 +214,23 @@ func TestSweepWithoutPolicies(t *testing.T) {
 // BenchmarkSweepAmongUnexpired measures a pass that finds 10 expired documents among 100,000
 // that expire later: through the expiry index it reads only the 10.
 func BenchmarkSweepAmongUnexpired(b *testing.B) {
-	expiry, err := StorageExpiry(testPolicies)
-	if err != nil {
-		b.Fatal(err)
-	}
-	store, err := storage.Open(storage.Options{InMemory: true, Expiry: expiry})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	engine := txn.New(txn.Options{Store: store})
-	defer engine.Close()
-	ctx := context.Background()
+	e := newEnv(b)
 	put := func(prefix string, n int, at time.Time) {
 		for i := 0; i < n; i += maxBatch {
-			var writes []txn.Write
+			docs := map[string]map[string]*pb.Value{}
 			for j := i; j < min(n, i+maxBatch); j++ {
-				writes = append(writes, txn.Write{Path: []string{"idempotency", fmt.Sprintf("%s%06d", prefix, j)}, Fields: expireAt(at)})
+				docs[fmt.Sprintf("idempotency/%s%06d", prefix, j)] = expireAt(at)
 			}
-			if _, err := engine.Commit(ctx, mainDB, nil, writes); err != nil {
-				b.Fatal(err)
-			}
+			e.put(mainDB, docs)
 		}
 	}
 	put("later-", 100_000, sweepNow.Add(time.Hour))
-	s, err := New(Options{Engine: engine, Store: store, Policies: testPolicies, Now: func() time.Time { return sweepNow }})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := e.sweeper(Options{Policies: testPolicies})
 	for b.Loop() {
 		b.StopTimer()
 		put("due-", 10, sweepNow.Add(-time.Hour))
 		b.StartTimer()
-		if n, err := s.Sweep(ctx); err != nil || n != 10 {
+		if n, err := s.Sweep(context.Background()); err != nil || n != 10 {
 			b.Fatalf("Sweep = %d, %v; want 10 deleted", n, err)
 		}
 	}
