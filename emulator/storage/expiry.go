@@ -55,7 +55,7 @@ func expiryKey(ns []byte, at int64, path []string) []byte {
 
 // expiryOf is the expiry time of a version, if it is live and has one.
 func (e *Expiry) expiryOf(path []string, v *Version) (int64, bool) {
-	if e == nil || v == nil || v.Deleted {
+	if v == nil || v.Deleted {
 		return 0, false
 	}
 	return e.Of(path, v.Fields)
@@ -161,11 +161,8 @@ func prepareExpiryIndex(db *pebble.DB, e *Expiry) error {
 	if err != nil {
 		return err
 	}
-	if have != nil && string(have) == want && e != nil {
-		return nil
-	}
-	if have == nil && e == nil {
-		return nil
+	if (have != nil) == (e != nil) && string(have) == want {
+		return nil // the index (or its absence) already matches
 	}
 	drop := db.NewBatch()
 	defer drop.Close()
