@@ -3,8 +3,7 @@ package shard
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
+	"math/big"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -21,14 +20,23 @@ func (s *Store) Create(ctx context.Context, id string, shards int) (*Counter, er
 	if err != nil {
 		return nil, err
 	}
-	data := s.newConfigData(id, n)
-	wr, err := s.metaRef(id).Create(ctx, data)
+	// The metadata and every shard document are created together (layout.go). Set, not Create,
+	// for the shards: a document left by an earlier version of tally for a deleted incarnation is
+	// overwritten, and the metadata's precondition makes the commit safe.
+	cfg := config{generation: newGeneration(), shardCount: n}
+	wb := s.client.Batch()
+	wb.Create(s.metaRef(id), s.newConfigData(id, cfg))
+	attempt := newAttempt()
+	for _, ref := range s.shardRefs(id, 0, n) {
+		wb.Set(ref, shardData(0, cfg.generation, attempt))
+	}
+	results, err := wb.Commit(ctx)
 	s.forget(id)
 	if status.Code(err) == codes.AlreadyExists {
 		// If the answer to this very create was lost, the client library re-sent it and got
 		// ALREADY_EXISTS: the fresh generation id tells whether the counter is ours.
 		snap, gerr := s.metaRef(id).Get(ctx)
-		if gerr == nil && snap.Data()[fieldGeneration] == data[fieldGeneration] {
+		if gerr == nil && snap.Data()[fieldGeneration] == cfg.generation {
 			t := snap.CreateTime
 			return &Counter{ID: id, ShardCount: n, CreateTime: t, UpdateTime: t, ReadTime: t}, nil
 		}
@@ -37,7 +45,7 @@ func (s *Store) Create(ctx context.Context, id string, shards int) (*Counter, er
 	if err != nil {
 		return nil, classify(err)
 	}
-	t := wr.UpdateTime
+	t := results[0].UpdateTime
 	return &Counter{ID: id, ShardCount: n, CreateTime: t, UpdateTime: t, ReadTime: t}, nil
 }
 
@@ -51,9 +59,10 @@ func (s *Store) shardCount(field string, n int) (int, error) {
 	return n, nil
 }
 
-// Resize changes a counter's shard count (0 = the default) without changing its value. Growing
-// only records the new count; shrinking folds every shard past the new count into the kept ones,
-// in one transaction, so the value never changes or double-counts while increments go on.
+// Resize changes a counter's shard count (0 = the default) without changing its value, in one
+// transaction that reads every shard, spreads the exact total evenly over the new shards and
+// deletes the shards past the new count. Rewriting every shard is also what tells the other
+// servers: their next conditional write to the counter fails, and they reload it.
 func (s *Store) Resize(ctx context.Context, id string, shards int) (*Counter, error) {
 	if err := checkID("counter.name", id); err != nil {
 		return nil, err
@@ -64,36 +73,22 @@ func (s *Store) Resize(ctx context.Context, id string, shards int) (*Counter, er
 	}
 	var out *Counter
 	commitTime, err := s.transact(ctx, id, func(tx *firestore.Transaction, cfg config, shards map[int]*firestore.DocumentSnapshot) error {
-		values := map[int]int64{}
-		var total int64
-		for i, d := range shards {
-			_, v, err := shardOf(d, cfg.generation)
-			if err != nil {
-				return err
-			}
-			values[i] = v.value
-			var ok bool
-			if total, ok = addInt64(total, v.value, 0); !ok {
-				return fmt.Errorf("the total of counter %q does not fit in int64: %w", id, ErrOutOfRange)
-			}
-		}
-		changed, err := fold(values, n)
+		t, err := shardTotal(shards, cfg.generation)
 		if err != nil {
-			return fmt.Errorf("counter %q: %w", id, err)
+			return err
 		}
-		for _, i := range changed {
-			tx.Set(s.shardRef(id, i), map[string]any{fieldCount: values[i], fieldGeneration: cfg.generation})
+		if !t.IsInt64() {
+			return fmt.Errorf("the total of counter %q does not fit in int64: %w", id, ErrOutOfRange)
 		}
-		for i := range shards {
-			if i >= n {
-				tx.Delete(shards[i].Ref)
-			}
+		shares, ok := evenSplit(t.Int64(), n)
+		if err := s.rewriteShards(tx, id, cfg.generation, shares, shards); err != nil {
+			return err
 		}
-		if err := tx.Update(s.metaRef(id), []firestore.Update{{Path: fieldShardCount, Value: n}}); err != nil {
+		if err := tx.Update(s.metaRef(id), []firestore.Update{{Path: fieldShardCount, Value: n}, {Path: fieldExact, Value: !ok}}); err != nil {
 			return err
 		}
 		out = counterOf(id, cfg)
-		out.ShardCount, out.Value = n, total
+		out.ShardCount, out.Value = n, t.Int64()
 		return nil
 	})
 	if err != nil {
@@ -103,37 +98,42 @@ func (s *Store) Resize(ctx context.Context, id string, shards int) (*Counter, er
 	return out, nil
 }
 
-// fold moves the values of shards at index n and above into shards below n, each onto the kept
-// shard with the most room in its direction, and returns the kept shards it changed. It fails
-// with ErrOutOfRange if some value fits nowhere.
-func fold(values map[int]int64, n int) ([]int, error) {
-	var changed []int
-	for _, i := range slices.Sorted(maps.Keys(values)) {
-		v := values[i]
-		if i < n || v == 0 {
-			continue
+// shardTotal adds up, exactly, the counter's shards of generation gen.
+func shardTotal(shards map[int]*firestore.DocumentSnapshot, gen string) (*big.Int, error) {
+	var values []int64
+	for _, d := range shards {
+		v, complete, err := shardsOf([]*firestore.DocumentSnapshot{d}, gen)
+		if err != nil {
+			return nil, err
 		}
-		best, bestRoom := -1, uint64(0)
-		for k := range n {
-			if _, ok := addInt64(values[k], v, 0); ok {
-				if room := roomFor(values[k], v); best < 0 || room > bestRoom {
-					best, bestRoom = k, room
-				}
-			}
-		}
-		if best < 0 {
-			return nil, fmt.Errorf("shard %d's value %d fits in no kept shard: %w", i, v, ErrOutOfRange)
-		}
-		values[best] += v
-		values[i] = 0
-		if !slices.Contains(changed, best) {
-			changed = append(changed, best)
+		if complete {
+			values = append(values, v[0].value)
 		}
 	}
-	return changed, nil
+	return total(values), nil
 }
 
-// Reset sets a counter back to 0 by deleting its shards. With a key it applies at most once per
+// rewriteShards sets the shards 0..len(values)-1 to values, with a fresh attempt name so that
+// every document changes (and so does its update time, which other servers' writes are
+// conditional on), and deletes the other shard documents in old.
+func (s *Store) rewriteShards(tx *firestore.Transaction, id, gen string, values []int64, old map[int]*firestore.DocumentSnapshot) error {
+	attempt := newAttempt()
+	for n, v := range values {
+		if err := tx.Set(s.shardRef(id, n), shardData(v, gen, attempt)); err != nil {
+			return err
+		}
+	}
+	for n, d := range old {
+		if n >= len(values) {
+			if err := tx.Delete(d.Ref); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Reset sets a counter back to 0 by setting every shard to 0. With a key it applies at most once per
 // (counter, key), so a retried reset cannot wipe increments made after the first one.
 func (s *Store) Reset(ctx context.Context, id string, key string) (WriteResult, error) {
 	if err := checkID("name", id); err != nil {
@@ -164,10 +164,14 @@ func (s *Store) Reset(ctx context.Context, id string, key string) (WriteResult, 
 			if replayed != nil {
 				return nil
 			}
-			for _, d := range shards {
-				tx.Delete(d.Ref)
+			if err := s.rewriteShards(tx, id, cfg.generation, make([]int64, cfg.shardCount), shards); err != nil {
+				return err
 			}
-			if err := tx.Update(s.metaRef(id), []firestore.Update{{Path: fieldResetTime, Value: firestore.ServerTimestamp}}); err != nil {
+			update := []firestore.Update{{Path: fieldResetTime, Value: firestore.ServerTimestamp}}
+			if cfg.exact {
+				update = append(update, firestore.Update{Path: fieldExact, Value: false})
+			}
+			if err := tx.Update(s.metaRef(id), update); err != nil {
 				return err
 			}
 			if key != "" {
@@ -291,12 +295,4 @@ func (s *Store) lockShards(ctx context.Context, tx *firestore.Transaction, id st
 		}
 	}
 	return shards, nil
-}
-
-// forget drops this server's cached view of a counter after a configuration change.
-func (s *Store) forget(id string) {
-	e := s.entry(id)
-	e.stateMu.Lock()
-	e.st.invalidate()
-	e.stateMu.Unlock()
 }

@@ -3,8 +3,6 @@ package shard
 import (
 	"container/list"
 	"context"
-	"maps"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -13,7 +11,7 @@ import (
 
 // Coalescing without timers: while a commit of a counter is in flight, new increments queue;
 // when it returns, everything queued (up to MaxBatch) goes out as the next commit: one shard
-// increment per shard touched plus every caller's idempotency record. An idle counter's
+// increment per shard touched plus every caller's idempotency record (sequence.go). An idle counter's
 // increment is committed at once, so coalescing adds no latency.
 //
 // One commit of a counter at a time (a lane) is the rule: while it waits for durability the
@@ -40,6 +38,7 @@ type entry struct {
 	busy    map[int]int // shard → commits in flight that write it
 
 	elem *list.Element // position in Store.lru; guarded by Store.mu
+	pins int           // operations outside the lanes using the entry; guarded by Store.mu
 }
 
 // call is one Increment waiting for its commit.
@@ -140,10 +139,12 @@ func (s *Store) entryLocked(id string) *entry {
 // recordRef is where the record of a keyed increment of this counter lives.
 func (e *entry) recordRef(key string) *firestore.DocumentRef { return e.records.Doc(keyHash(key)) }
 
+// idle reports whether nothing uses the entry, so that it may be evicted. The caller holds
+// Store.mu.
 func (e *entry) idle() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.lanes == 0 && len(e.queue) == 0
+	return e.pins == 0 && e.lanes == 0 && len(e.queue) == 0
 }
 
 // runLane commits the counter's queued increments batch after batch until the queue is empty.
@@ -180,149 +181,17 @@ func (e *entry) take(max int) []*call {
 	return batch
 }
 
-// commitLane commits one batch of a counter's increments and answers every call in it. The first
-// attempt is a plain commit, conditional on the shard versions this server knows: with one server
-// per counter it does not conflict. A failed commit is inspected (was it applied after all? which
-// keys were used before?) and the rest is committed in a transaction.
+// commitLane commits one batch of a counter's increments and answers every call in it.
 func (s *Store) commitLane(e *entry, calls []*call) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.CommitTimeout)
-	defer cancel()
-
-	// Calls repeating a key already in this batch share the first one's fate.
-	followers := map[*call][]*call{}
-	leaders := map[string]*call{}
-	var pending []*call
-	for _, c := range calls {
-		if c.key == "" {
-			pending = append(pending, c)
-			continue
+	reqs := make([]*request, len(calls))
+	for i, c := range calls {
+		r := &request{parts: []part{{e, c.delta}}, key: c.key, fingerprint: c.fingerprint, answer: c.finish}
+		if c.key != "" {
+			r.record = e.recordRef(c.key)
 		}
-		if l, ok := leaders[c.key]; ok {
-			if _, err := (record{key: l.key, fingerprint: l.fingerprint}).replay(c.key, c.fingerprint); err != nil {
-				c.finish(WriteResult{}, err)
-			} else {
-				followers[l] = append(followers[l], c)
-			}
-			continue
-		}
-		leaders[c.key] = c
-		pending = append(pending, c)
+		reqs[i] = r
 	}
-	settle := func(c *call, r WriteResult, err error) {
-		c.finish(r, err)
-		for _, f := range followers[c] {
-			if err == nil {
-				r.Duplicate = true
-			}
-			f.finish(r, err)
-		}
-	}
-	settleAll := func(calls []*call, r WriteResult, err error) {
-		for _, c := range calls {
-			settle(c, r, err)
-		}
-	}
-
-	var attempts []string
-	for attempt := 0; len(pending) > 0; attempt++ {
-		if attempt == maxAttempts {
-			settleAll(pending, WriteResult{}, ErrContention)
-			return
-		}
-		e.stateMu.Lock()
-		if err := s.ensureWritable(ctx, e.id, &e.st); err != nil {
-			e.stateMu.Unlock()
-			settleAll(pending, WriteResult{}, classify(err))
-			return
-		}
-		e.maxLanes.Store(int32(min(s.opts.MaxInFlight, e.st.shardCount)))
-		if attempt > 0 {
-			// A conditional commit lost a race: commit under locks instead.
-			e.stateMu.Unlock()
-			pending = s.commitInTransaction(ctx, e, pending, &attempts, settle)
-			continue
-		}
-		plan := newShardPlan(e, &e.st)
-		var planned []*call
-		for _, c := range pending {
-			if err := plan.add(c.delta); err != nil {
-				settle(c, WriteResult{}, err)
-				continue
-			}
-			planned = append(planned, c)
-		}
-		plan.reserve()
-		e.stateMu.Unlock()
-		pending = planned
-		if len(pending) == 0 {
-			e.releasePlan(plan)
-			return
-		}
-
-		name := newAttempt()
-		attempts = append(attempts, name)
-		wb := s.client.Batch()
-		s.addWrites(wb, plan, name)
-		var refs []*firestore.DocumentRef
-		for _, n := range slices.Sorted(maps.Keys(plan.refs)) {
-			refs = append(refs, plan.refs[n])
-		}
-		var recordRefs []*firestore.DocumentRef
-		keyed := map[*firestore.DocumentRef]*call{}
-		for _, c := range pending {
-			if c.key != "" {
-				ref := e.recordRef(c.key)
-				wb.Create(ref, s.recordData(c.key, c.fingerprint, name))
-				recordRefs = append(recordRefs, ref)
-				keyed[ref] = c
-			}
-		}
-		if len(refs) == 0 && len(recordRefs) == 0 {
-			// Only zero deltas without keys: nothing to write.
-			e.releasePlan(plan)
-			settleAll(pending, WriteResult{CommitTime: s.opts.Now()}, nil)
-			return
-		}
-		commitTime, times, err := commitWrites(ctx, wb, append(refs, recordRefs...))
-		if err == nil {
-			e.stateMu.Lock()
-			plan.committed(times)
-			plan.release()
-			e.stateMu.Unlock()
-			s.commits.Add(1)
-			s.increments.Add(uint64(len(pending)))
-			settleAll(pending, WriteResult{CommitTime: commitTime}, nil)
-			return
-		}
-		in, ierr := s.inspect(ctx, []*shardPlan{plan}, recordRefs, attempts)
-		e.releasePlan(plan)
-		if ierr == nil && in.applied {
-			// An earlier attempt of this very batch was applied; its answer was lost.
-			settleAll(pending, WriteResult{CommitTime: in.appliedAt}, nil)
-			return
-		}
-		if ierr != nil || !outcomeKnown(err) {
-			e.invalidate()
-			settleAll(pending, WriteResult{}, classify(err))
-			return
-		}
-		// Settle the calls whose keys were used before, and try the rest again.
-		settled := map[*call]bool{}
-		for ref, d := range in.records {
-			c := keyed[ref]
-			r, err := replayRecord(d, c.key, c.fingerprint)
-			settle(c, r, err)
-			settled[c] = true
-		}
-		pending = slices.DeleteFunc(pending, func(c *call) bool { return settled[c] })
-	}
-}
-
-// releasePlan frees the shards plan reserved.
-func (e *entry) releasePlan(p *shardPlan) {
-	e.stateMu.Lock()
-	p.release()
-	e.stateMu.Unlock()
+	s.commitRequests(context.Background(), []*entry{e}, reqs)
 }
 
 // invalidate drops the cached state so that the next commit reloads it.
@@ -330,13 +199,4 @@ func (e *entry) invalidate() {
 	e.stateMu.Lock()
 	e.st.invalidate()
 	e.stateMu.Unlock()
-}
-
-// replayRecord answers a request from its stored record.
-func replayRecord(d *firestore.DocumentSnapshot, key, fingerprint string) (WriteResult, error) {
-	r, err := recordOf(d)
-	if err != nil {
-		return WriteResult{}, err
-	}
-	return r.replay(key, fingerprint)
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tally-dev/tally/emulator"
+	"github.com/tally-dev/tally/emulator/emulatortest"
 	"github.com/tally-dev/tally/shard"
 )
 
@@ -98,32 +100,41 @@ func incrementConcurrently(t *testing.T, s *shard.Store, id string, clients, eac
 	}
 }
 
+// TestOverflowIsRejectedAndNothingApplied: an increment that would take the counter's total
+// outside int64 fails and applies nothing, whichever shard it could have gone to, and the counter
+// stays readable.
 func TestOverflowIsRejectedAndNothingApplied(t *testing.T) {
-	s := newStore(t, shard.Options{})
+	em := emulatortest.Start(t, emulator.Options{})
+	s, other := storeOn(t, em, shard.Options{}), storeOn(t, em, shard.Options{})
 	ctx := context.Background()
 	if _, err := s.Create(ctx, "big", 2); err != nil {
 		t.Fatal(err)
 	}
-	// Each shard can take MaxInt64 once: the second goes to the other shard.
-	for range 2 {
-		if _, err := s.Increment(ctx, "big", math.MaxInt64, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := s.Increment(ctx, "big", 1, "k"); !errors.Is(err, shard.ErrOutOfRange) {
-		t.Fatalf("increment past int64: %v, want ErrOutOfRange", err)
-	}
-	if _, err := s.Get(ctx, "big"); !errors.Is(err, shard.ErrOutOfRange) {
-		t.Fatalf("get of a total beyond int64: %v, want ErrOutOfRange", err)
-	}
-	if _, err := s.Increment(ctx, "big", math.MinInt64, ""); err != nil {
+	if _, err := s.Increment(ctx, "big", math.MaxInt64, ""); err != nil {
 		t.Fatal(err)
 	}
-	if got := mustValue(t, s, "big"); got != math.MaxInt64-1-math.MaxInt64+math.MaxInt64 {
-		t.Fatalf("value %d after the rejected increment, want %d", got, int64(math.MaxInt64-1))
+	for _, st := range []*shard.Store{s, other} {
+		if _, err := st.Increment(ctx, "big", math.MaxInt64, ""); !errors.Is(err, shard.ErrOutOfRange) {
+			t.Fatalf("second MaxInt64: %v, want ErrOutOfRange", err)
+		}
+		if _, err := st.Increment(ctx, "big", 1, "k"); !errors.Is(err, shard.ErrOutOfRange) {
+			t.Fatalf("increment past int64: %v, want ErrOutOfRange", err)
+		}
+	}
+	if got := mustValue(t, other, "big"); got != math.MaxInt64 {
+		t.Fatalf("value %d after the rejected increments, want MaxInt64", got)
+	}
+	if _, err := other.Increment(ctx, "big", math.MinInt64, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustValue(t, s, "big"); got != -1 {
+		t.Fatalf("value %d, want -1", got)
 	}
 	// The rejected increment's key was not recorded: it can be used again.
 	if r, err := s.Increment(ctx, "big", 1, "k"); err != nil || r.Duplicate {
 		t.Fatalf("reusing the rejected increment's key: %+v, %v", r, err)
+	}
+	if got := mustValue(t, other, "big"); got != 0 {
+		t.Fatalf("value %d, want 0", got)
 	}
 }

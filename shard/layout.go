@@ -12,18 +12,17 @@ import (
 
 // The Firestore layout of a counter:
 //
-//	counters/{id}                            metadata: id, shard_count, generation (+ reset_time)
+//	counters/{id}                            metadata: id, shard_count, generation (+ reset_time, exact)
 //	counters/{id}/shards/{n}                 count: this shard's part of the value; generation; attempt
 //	counters/{id}/idempotency/{sha256(key)}  a keyed Increment or Reset (see records.go)
 //	idempotency/{sha256(key)}                a keyed BatchIncrement
 //
-// The value is the sum of the counter's shard documents that carry its current generation,
-// whatever their index: a shard beyond shard_count (written by a server that had not yet seen a
-// shrink) still counts. Each create of a counter starts a new generation. A shard document of an
-// earlier one (written for a deleted incarnation by a server that had not yet seen the delete)
-// counts as empty and is replaced when next written, so increments that race a delete never leak
-// into the counter's next incarnation. Idempotency records carry expire_at for a TTL policy on the
-// collection group "idempotency".
+// The shard documents 0..shard_count-1 are written together with the metadata when a counter is
+// created, and by every resize and reset; increments only update them, conditional on their last
+// update time (state.go says why that keeps every server's cache honest). The value is the sum of
+// the shard documents that carry the counter's current generation: each create starts a new one,
+// so a document left by an earlier version of tally for a deleted incarnation never counts.
+// Idempotency records carry expire_at for a TTL policy on the collection group "idempotency".
 
 // The TTL policy that expires idempotency records: Firestore deletes a record once the time in
 // its TTLField has passed. Configure it on the database, or give it to the emulator.
@@ -41,7 +40,12 @@ const (
 	fieldShardCount = "shard_count"
 	fieldGeneration = "generation"
 	fieldResetTime  = "reset_time"
+	fieldExact      = "exact"
 	fieldCount      = "count"
+	// fieldAttempt names, on a shard document, the commit attempt that last wrote it. With the
+	// same field on idempotency records it lets the store tell whether a commit whose answer was
+	// lost has been applied.
+	fieldAttempt = "attempt"
 )
 
 func (s *Store) metaRef(id string) *firestore.DocumentRef {
@@ -54,6 +58,15 @@ func (s *Store) shardsRef(id string) *firestore.CollectionRef {
 
 func (s *Store) shardRef(id string, n int) *firestore.DocumentRef {
 	return s.shardsRef(id).Doc(strconv.Itoa(n))
+}
+
+// shardRefs are the shard documents from..to-1 of counter id.
+func (s *Store) shardRefs(id string, from, to int) []*firestore.DocumentRef {
+	refs := make([]*firestore.DocumentRef, 0, max(to-from, 0))
+	for n := from; n < to; n++ {
+		refs = append(refs, s.shardRef(id, n))
+	}
+	return refs
 }
 
 // recordsRef is the collection of the records of counter id's keyed Increments and Resets.

@@ -49,8 +49,8 @@ func TestShardLayout(t *testing.T) {
 		count, _ := d.Data()["count"].(int64)
 		sum += count
 	}
-	if len(docs) == 0 || sum != increments {
-		t.Fatalf("%d shard documents sum to %d, want %d", len(docs), sum, increments)
+	if len(docs) != 4 || sum != increments {
+		t.Fatalf("%d shard documents sum to %d, want 4 (all created with the counter) summing to %d", len(docs), sum, increments)
 	}
 }
 

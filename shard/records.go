@@ -118,3 +118,12 @@ func describe(fingerprint string) string {
 
 // newAttempt names one commit attempt.
 func newAttempt() string { return newGeneration() }
+
+// replayRecord answers a request from its stored record.
+func replayRecord(d *firestore.DocumentSnapshot, key, fingerprint string) (WriteResult, error) {
+	r, err := recordOf(d)
+	if err != nil {
+		return WriteResult{}, err
+	}
+	return r.replay(key, fingerprint)
+}

@@ -3,13 +3,10 @@ package shard
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // config is a counter's metadata as last read.
@@ -17,57 +14,174 @@ type config struct {
 	exists     bool
 	generation string
 	shardCount int
+	// exact: the total is too close to the int64 bounds for the per-shard bounds (bounds.go),
+	// so every write reads all shards in a transaction.
+	exact      bool
 	createTime time.Time
 	updateTime time.Time
 }
 
-// shardVersion is what the store knows of one shard document: every write to a shard is
-// conditional on this version, so the store always knows the exact value it adds to.
+// shardVersion is what the store knows of one shard document: every fast write to a shard is
+// conditional on this update time, so the store always knows the exact value it adds to.
 type shardVersion struct {
-	exists bool
-	// stale: the document belongs to an earlier generation of the counter. It counts as 0 (value
-	// is 0) and its next write replaces it.
-	stale      bool
 	value      int64
 	updateTime time.Time
 }
 
-// counterState is the cached knowledge of one counter. Guarded by the owning entry's mu.
+// counterState is the cached knowledge of one counter, read in one consistent snapshot and kept
+// current by this server's own commits. Guarded by the owning entry's stateMu.
+//
+// Why a stale cache cannot lose a count: shard documents exist exactly for 0..shard_count-1 from
+// the moment the counter is created, and increments never create one; they update a shard
+// conditional on its update time. Every change of configuration made anywhere (delete, create,
+// reset, resize, exact mode) rewrites or deletes every shard document in the same commit. So a
+// fast write succeeds only if this server's view of that shard, and hence of the configuration
+// it was read with, is still current.
 type counterState struct {
 	loaded   bool
 	loadedAt time.Time
 	config
-	shards map[int]shardVersion // every shard document of the counter, by index
+	shards []shardVersion // by index, len shardCount; nil if the counter does not exist
+	// fast: not exact and every shard within the per-shard bounds, so the fast path may write.
+	fast bool
 }
 
 func (st *counterState) invalidate() { st.loaded = false }
 
-// loadState reads a counter's metadata and all its shard documents. A missing counter is loaded
-// as !exists.
-func (s *Store) loadState(ctx context.Context, id string) (counterState, error) {
-	st := counterState{loaded: true, loadedAt: s.opts.Now(), shards: map[int]shardVersion{}}
-	snap, err := s.metaRef(id).Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return st, nil
+// newState makes the state of a counter from its metadata and shards read in one snapshot.
+func newState(now time.Time, cfg config, shards []shardVersion) counterState {
+	st := counterState{loaded: true, loadedAt: now, config: cfg, shards: shards, fast: !cfg.exact}
+	for _, v := range shards {
+		st.fast = st.fast && withinBounds(v.value, cfg.shardCount)
 	}
-	if err != nil {
-		return st, fmt.Errorf("reading counter %q: %w", id, err)
+	return st
+}
+
+// creation is the state a counter created by the next commit will have.
+func (s *Store) creation() counterState {
+	cfg := config{generation: newGeneration(), shardCount: s.opts.DefaultShards}
+	return newState(s.opts.Now(), cfg, make([]shardVersion, cfg.shardCount))
+}
+
+// ensureLoaded brings e.st up to date for planning: loaded and not older than MetadataTTL. The
+// caller holds e.stateMu.
+func (s *Store) ensureLoaded(ctx context.Context, e *entry) error {
+	if e.st.loaded && s.opts.Now().Sub(e.st.loadedAt) < s.opts.MetadataTTL {
+		return nil
 	}
-	if st.config, err = configOf(snap); err != nil {
-		return st, err
+	guess := s.opts.DefaultShards
+	if e.st.shardCount > 0 {
+		guess = e.st.shardCount
 	}
-	docs, err := s.shardsRef(id).Documents(ctx).GetAll()
-	if err != nil {
-		return st, fmt.Errorf("reading the shards of counter %q: %w", id, err)
-	}
-	for _, d := range docs {
-		n, v, err := shardOf(d, st.generation)
+	for range 3 {
+		st, complete, err := s.loadState(ctx, e.id, guess)
 		if err != nil {
-			return st, err
+			return err
 		}
-		st.shards[n] = v
+		if complete {
+			e.st = st
+			return nil
+		}
+		// Written by an earlier version of tally, which created shards lazily.
+		if err := s.repair(ctx, e.id); err != nil {
+			return err
+		}
+		guess = st.shardCount
 	}
-	return st, nil
+	return fmt.Errorf("the shards of counter %q keep changing while it is loaded: %w", e.id, ErrContention)
+}
+
+// loadState reads a counter's metadata and shards in one read-only transaction, so they agree.
+// complete is false if a shard below shard_count is missing or of another generation, which
+// repair fixes. guess is how many shards to read together with the metadata.
+func (s *Store) loadState(ctx context.Context, id string, guess int) (st counterState, complete bool, err error) {
+	err = s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		refs := append([]*firestore.DocumentRef{s.metaRef(id)}, s.shardRefs(id, 0, guess)...)
+		snaps, err := tx.GetAll(refs)
+		if err != nil {
+			return err
+		}
+		if !snaps[0].Exists() {
+			st, complete = counterState{loaded: true, loadedAt: s.opts.Now()}, true
+			return nil
+		}
+		cfg, err := configOf(snaps[0])
+		if err != nil {
+			return err
+		}
+		shardSnaps := snaps[1:]
+		if cfg.shardCount > guess {
+			more, err := tx.GetAll(s.shardRefs(id, guess, cfg.shardCount))
+			if err != nil {
+				return err
+			}
+			shardSnaps = append(shardSnaps, more...)
+		}
+		var shards []shardVersion
+		shards, complete, err = shardsOf(shardSnaps[:cfg.shardCount], cfg.generation)
+		if err != nil || !complete {
+			st.shardCount = cfg.shardCount
+			return err
+		}
+		st = newState(s.opts.Now(), cfg, shards)
+		return nil
+	}, firestore.ReadOnly)
+	if err != nil {
+		return st, false, fmt.Errorf("reading counter %q: %w", id, err)
+	}
+	return st, complete, nil
+}
+
+// shardsOf decodes the shard documents 0..n-1 of a counter of generation gen. complete is false
+// if one is missing or of another generation.
+func shardsOf(snaps []*firestore.DocumentSnapshot, gen string) (shards []shardVersion, complete bool, err error) {
+	shards = make([]shardVersion, len(snaps))
+	for i, d := range snaps {
+		if !d.Exists() || d.Data()[fieldGeneration] != gen {
+			return nil, false, nil
+		}
+		v, ok := d.Data()[fieldCount].(int64)
+		if !ok {
+			return nil, false, fmt.Errorf("shard document %s has no integer count: %v", d.Ref.Path, d.Data())
+		}
+		shards[i] = shardVersion{value: v, updateTime: d.UpdateTime}
+	}
+	return shards, true, nil
+}
+
+// repair creates, with count 0, the shard documents below shard_count that are missing or left
+// by an earlier generation (they count as 0 in the sum already). Only counters written by an
+// earlier version of tally need it.
+func (s *Store) repair(ctx context.Context, id string) error {
+	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(s.metaRef(id))
+		if err != nil {
+			if isNotFound(err) {
+				return nil
+			}
+			return err
+		}
+		cfg, err := configOf(snap)
+		if err != nil {
+			return err
+		}
+		snaps, err := tx.GetAll(s.shardRefs(id, 0, cfg.shardCount))
+		if err != nil {
+			return err
+		}
+		for _, d := range snaps {
+			if !d.Exists() || d.Data()[fieldGeneration] != cfg.generation {
+				if err := tx.Set(d.Ref, shardData(0, cfg.generation, "")); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("repairing the shards of counter %q: %w", id, err)
+	}
+	return nil
 }
 
 // configOf decodes a metadata document.
@@ -80,125 +194,50 @@ func configOf(snap *firestore.DocumentSnapshot) (config, error) {
 		return c, fmt.Errorf("counter document %s is malformed: %v", snap.Ref.Path, data)
 	}
 	c.shardCount, c.generation = int(n), gen
+	c.exact, _ = data[fieldExact].(bool)
 	return c, nil
 }
 
-// shardOf decodes a shard document of a counter whose current generation is gen.
-func shardOf(d *firestore.DocumentSnapshot, gen string) (int, shardVersion, error) {
-	n, err := shardIndex(d.Ref.ID)
-	if err != nil {
-		return 0, shardVersion{}, err
+func (s *Store) newConfigData(id string, cfg config) map[string]any {
+	d := map[string]any{fieldID: id, fieldShardCount: cfg.shardCount, fieldGeneration: cfg.generation}
+	if cfg.exact {
+		d[fieldExact] = true
 	}
-	data := d.Data()
-	if data[fieldGeneration] != gen {
-		return n, shardVersion{exists: true, stale: true, updateTime: d.UpdateTime}, nil
-	}
-	v, ok := data[fieldCount].(int64)
-	if !ok {
-		return 0, shardVersion{}, fmt.Errorf("shard document %s has no integer count: %v", d.Ref.Path, data)
-	}
-	return n, shardVersion{exists: true, value: v, updateTime: d.UpdateTime}, nil
+	return d
 }
 
-// createImplicitly creates the metadata of a counter that an increment names for the first time.
-// If another request created it meanwhile, that counter is used.
-func (s *Store) createImplicitly(ctx context.Context, id string) error {
-	_, err := s.metaRef(id).Create(ctx, s.newConfigData(id, s.opts.DefaultShards))
-	if err != nil && status.Code(err) != codes.AlreadyExists {
-		return fmt.Errorf("creating counter %q: %w", id, err)
+// shardData is a whole shard document.
+func shardData(count int64, gen, attempt string) map[string]any {
+	d := map[string]any{fieldCount: count, fieldGeneration: gen}
+	if attempt != "" {
+		d[fieldAttempt] = attempt
 	}
-	return nil
+	return d
 }
 
-func (s *Store) newConfigData(id string, shards int) map[string]any {
-	return map[string]any{fieldID: id, fieldShardCount: shards, fieldGeneration: newGeneration()}
-}
-
-// ensureWritable brings st up to date for writing: loaded, not older than MetadataTTL, and the
-// counter existing (created with the default shard count if need be).
-func (s *Store) ensureWritable(ctx context.Context, id string, st *counterState) error {
-	if st.loaded && st.exists && s.opts.Now().Sub(st.loadedAt) < s.opts.MetadataTTL {
-		return nil
+// place chooses the shard that takes delta on the fast path, given what the commit already adds
+// (planned) and the shards other in-flight commits of this server reserved (busy): a shard the
+// commit already uses if it has room, else a free shard with room, starting from a random one.
+// Room means staying within the per-shard bounds. ok is false when no shard qualifies; the
+// delta then needs the locked path.
+func (st *counterState) place(delta int64, planned map[int]int64, busy map[int]int) (n int, ok bool) {
+	if !st.fast {
+		return 0, false
 	}
-	for range 3 {
-		fresh, err := s.loadState(ctx, id)
-		if err != nil {
-			return err
-		}
-		*st = fresh
-		if st.exists {
-			return nil
-		}
-		if err := s.createImplicitly(ctx, id); err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("counter %q was deleted again each time it was created: %w", id, ErrContention)
-}
-
-// place chooses the shard that takes delta, given what the batch already adds (planned) and the
-// shards other in-flight commits reserved (busy). A batch goes to one shard: a shard the batch
-// already uses if it has room, else a random free shard with room, else (values near the int64
-// bounds) the shard with the most room in delta's direction, free ones first. It fails with
-// ErrOutOfRange when no shard can take delta without passing the int64 bounds.
-func (st *counterState) place(delta int64, planned map[int]int64, busy map[int]int) (int, error) {
 	fits := func(n int) bool {
-		_, ok := addInt64(st.shards[n].value, planned[n], delta)
-		return ok
+		v, ok := addInt64(st.shards[n].value, planned[n], delta)
+		return ok && withinBounds(v, st.shardCount)
 	}
 	for n := range planned {
-		if n < st.shardCount && fits(n) {
-			return n, nil
+		if fits(n) {
+			return n, true
 		}
 	}
-	// A random start, then a scan, finds a random free shard without allocating.
 	start := rand.IntN(st.shardCount)
 	for i := range st.shardCount {
-		if n := (start + i) % st.shardCount; busy[n] == 0 {
-			if fits(n) {
-				return n, nil
-			}
-			break
+		if n := (start + i) % st.shardCount; busy[n] == 0 && fits(n) {
+			return n, true
 		}
 	}
-	best, bestRoom, bestBusy := -1, uint64(0), true
-	for n := range st.shardCount {
-		cur, ok := addInt64(st.shards[n].value, planned[n], 0)
-		if !ok || !fits(n) {
-			continue
-		}
-		isBusy := busy[n] > 0
-		room := roomFor(cur, delta)
-		if best < 0 || (bestBusy && !isBusy) || (bestBusy == isBusy && room > bestRoom) {
-			best, bestRoom, bestBusy = n, room, isBusy
-		}
-	}
-	if best < 0 {
-		return 0, fmt.Errorf("no shard can absorb %d: %w", delta, ErrOutOfRange)
-	}
-	return best, nil
-}
-
-// roomFor is how far cur can move in delta's direction before passing the int64 bounds. The
-// distance can exceed MaxInt64 (from -1 up to MaxInt64 is 2^63), hence uint64; the modular
-// subtraction is exact because the true distance is below 2^64.
-func roomFor(cur, delta int64) uint64 {
-	if delta >= 0 {
-		return uint64(math.MaxInt64) - uint64(cur)
-	}
-	minInt := int64(math.MinInt64)
-	return uint64(cur) - uint64(minInt)
-}
-
-// addInt64 returns a+b+c and whether it fits in int64 (intermediate sums included).
-func addInt64(a, b, c int64) (int64, bool) {
-	s1 := a + b
-	if (b > 0 && s1 < a) || (b < 0 && s1 > a) {
-		return 0, false
-	}
-	s2 := s1 + c
-	if (c > 0 && s2 < s1) || (c < 0 && s2 > s1) {
-		return 0, false
-	}
-	return s2, true
+	return 0, false
 }

@@ -35,9 +35,10 @@ type Options struct {
 	// MaxQueue bounds the increments of one counter waiting for a commit; past it, requests are
 	// shed with ErrOverloaded. Default 20,000.
 	MaxQueue int
-	// MetadataTTL is how long a counter's cached configuration is trusted before it is re-read
-	// (so that resizes by other servers spread load promptly); default 30s. Correctness never
-	// depends on it: every shard write is conditional on the shard's last known version.
+	// MetadataTTL is how long a counter's cached view is trusted before it is re-read; default
+	// 30s. Correctness never depends on it: every fast shard write is conditional on the shard's
+	// last known version, which every change of configuration anywhere invalidates. Re-reading
+	// an old view saves the failed commit that would discover it is out of date.
 	MetadataTTL time.Duration
 	// MaxCachedCounters bounds how many idle counters' configurations are kept; default 100,000.
 	MaxCachedCounters int
@@ -140,9 +141,33 @@ func (s *Store) Close(ctx context.Context) error {
 	}
 }
 
-// entry returns the counter's entry for operations outside the lanes.
-func (s *Store) entry(id string) *entry {
+// pin returns the entries of ids (distinct, in id order) for an operation outside the lanes,
+// kept from eviction until unpin.
+func (s *Store) pin(ids []string) []*entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.entryLocked(id)
+	entries := make([]*entry, len(ids))
+	for i, id := range ids {
+		entries[i] = s.entryLocked(id)
+		entries[i].pins++
+	}
+	return entries
+}
+
+func (s *Store) unpin(entries []*entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range entries {
+		e.pins--
+	}
+}
+
+// forget drops this server's cached view of a counter after a change of its configuration.
+func (s *Store) forget(id string) {
+	s.mu.Lock()
+	e := s.entries[id]
+	s.mu.Unlock()
+	if e != nil {
+		e.invalidate()
+	}
 }

@@ -1,0 +1,476 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// The one commit sequence, shared by the coalescing lanes (many requests of one counter) and
+// BatchIncrement (one request over many counters):
+//
+//	plan on the cached state → shard writes, creations and records → commit
+//	→ on failure read back → applied (an attempt name is there)? answer
+//	→ records of earlier requests found? replay them → the rest again: fast while only the
+//	  configuration moved on, under locks (locked.go) once another writer raced for a shard.
+//
+// Requests that the fast path cannot take (near the int64 bounds, a counter in exact mode) go
+// straight to the locked path.
+
+// maxAttempts bounds how often one set of requests is re-planned after conflicting writes.
+const maxAttempts = 10
+
+// request is one caller's atomic unit: its deltas on one or more counters are applied all
+// together or not at all, with its idempotency record if it has a key.
+type request struct {
+	parts       []part // at most one per counter
+	key         string
+	fingerprint string
+	record      *firestore.DocumentRef // nil without a key
+	answer      func(WriteResult, error)
+}
+
+type part struct {
+	e     *entry
+	delta int64
+}
+
+// group is the requests that share one idempotency record. The first leads: only its deltas
+// are planned; the others repeat the key and get its outcome, judged against the request the
+// record ends up holding.
+type group struct{ members []*request }
+
+func (g *group) leader() *request { return g.members[0] }
+
+// groupByRecord groups reqs by their record, in order of first appearance.
+func groupByRecord(reqs []*request) []*group {
+	var groups []*group
+	byPath := map[string]*group{}
+	for _, r := range reqs {
+		if r.record == nil {
+			groups = append(groups, &group{members: []*request{r}})
+			continue
+		}
+		if g, ok := byPath[r.record.Path]; ok {
+			g.members = append(g.members, r)
+			continue
+		}
+		g := &group{members: []*request{r}}
+		byPath[r.record.Path] = g
+		groups = append(groups, g)
+	}
+	return groups
+}
+
+// applied answers the group after the leader's request was applied at t.
+func (g *group) applied(t time.Time) {
+	l := g.leader()
+	l.answer(WriteResult{CommitTime: t}, nil)
+	for _, m := range g.members[1:] {
+		m.answer(record{key: l.key, fingerprint: l.fingerprint, commitTime: t}.replay(m.key, m.fingerprint))
+	}
+}
+
+// replayed answers every member from the record an earlier request left.
+func (g *group) replayed(d *firestore.DocumentSnapshot) {
+	r, err := recordOf(d)
+	for _, m := range g.members {
+		if err != nil {
+			m.answer(WriteResult{}, err)
+			continue
+		}
+		m.answer(r.replay(m.key, m.fingerprint))
+	}
+}
+
+// failed answers every member with err: nothing was applied, or the outcome is unknown.
+func (g *group) failed(err error) {
+	for _, m := range g.members {
+		m.answer(WriteResult{}, err)
+	}
+}
+
+// rejected answers the leader, and the members making the same request, with err (the request
+// cannot be applied; nothing was). Members that make another request with the key form the
+// group returned, to be tried on their own; nil if there are none.
+func (g *group) rejected(err error) *group {
+	l := g.leader()
+	var rest []*request
+	for _, m := range g.members {
+		if m == l || m.fingerprint == l.fingerprint {
+			m.answer(WriteResult{}, err)
+		} else {
+			rest = append(rest, m)
+		}
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	return &group{members: rest}
+}
+
+func countRequests(groups []*group) (n int) {
+	for _, g := range groups {
+		n += len(g.members)
+	}
+	return n
+}
+
+// commitment is one run of the sequence. Its attempt names (one per commit sent) and the
+// generations it tried to create are how it recognises its own earlier attempts in what it
+// reads back.
+type commitment struct {
+	s           *Store
+	entries     []*entry // the counters involved, in id order (the order stateMu is taken in)
+	attempts    []string
+	createdGens []string
+}
+
+// commitRequests applies reqs and answers each of them exactly once.
+func (s *Store) commitRequests(ctx context.Context, entries []*entry, reqs []*request) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.CommitTimeout)
+	defer cancel()
+	c := &commitment{s: s, entries: entries}
+	groups := groupByRecord(reqs)
+	locked := false
+	for try := 0; len(groups) > 0; try++ {
+		if try == maxAttempts {
+			for _, g := range groups {
+				g.failed(fmt.Errorf("%d attempts conflicted: %w", maxAttempts, ErrContention))
+			}
+			return
+		}
+		if locked {
+			groups = c.commitLocked(ctx, groups)
+			continue
+		}
+		groups, locked = c.commitFast(ctx, groups)
+	}
+}
+
+// commitFast plans groups on the cached states and commits them with conditional writes. It
+// returns the groups left to try and whether the next try should take the locked path.
+func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*group, lockedNext bool) {
+	s := c.s
+	for _, e := range c.entries {
+		e.stateMu.Lock()
+	}
+	unlock := func() {
+		for _, e := range c.entries {
+			e.stateMu.Unlock()
+		}
+	}
+	for _, e := range c.entries {
+		if err := s.ensureLoaded(ctx, e); err != nil {
+			unlock()
+			for _, g := range groups {
+				g.failed(classify(err))
+			}
+			return nil, false
+		}
+		e.maxLanes.Store(int32(min(s.opts.MaxInFlight, max(e.st.shardCount, 1))))
+	}
+	plans := map[*entry]*shardPlan{}
+	var planned, deferred []*group
+	for _, g := range groups {
+		if c.plan(g, plans) {
+			planned = append(planned, g)
+		} else {
+			deferred = append(deferred, g)
+		}
+	}
+	var ordered []*shardPlan
+	for _, e := range c.entries {
+		if p := plans[e]; p != nil && !p.empty() {
+			p.reserve()
+			ordered = append(ordered, p)
+		}
+	}
+	unlock()
+	if len(planned) == 0 {
+		return deferred, true
+	}
+	release := func() {
+		for _, p := range ordered {
+			p.e.stateMu.Lock()
+			p.release()
+			p.e.stateMu.Unlock()
+		}
+	}
+
+	name := newAttempt()
+	c.attempts = append(c.attempts, name)
+	wb := s.client.Batch()
+	var refs, recordRefs []*firestore.DocumentRef
+	for _, p := range ordered {
+		s.addWrites(wb, p, name)
+		refs = append(refs, p.refs...)
+		if p.create {
+			c.createdGens = append(c.createdGens, p.cfg.generation)
+		}
+	}
+	for _, g := range planned {
+		if l := g.leader(); l.record != nil {
+			wb.Create(l.record, s.recordData(l.key, l.fingerprint, name))
+			recordRefs = append(recordRefs, l.record)
+		}
+	}
+	commitTime, times, err := commitWrites(ctx, wb, append(refs, recordRefs...))
+	if err == nil {
+		now := s.opts.Now()
+		for _, p := range ordered {
+			p.e.stateMu.Lock()
+			p.committed(times, now)
+			p.release()
+			p.e.stateMu.Unlock()
+		}
+		s.commits.Add(1)
+		s.increments.Add(uint64(countRequests(planned)))
+		for _, g := range planned {
+			g.applied(commitTime)
+		}
+		return deferred, true
+	}
+
+	in, ierr := c.inspect(ctx, ordered, recordRefs)
+	release()
+	switch {
+	case ierr == nil && in.applied:
+		// This very commit was applied; its answer was lost.
+		for _, g := range planned {
+			g.applied(in.appliedAt)
+		}
+		return deferred, true
+	case ierr != nil:
+		c.invalidate()
+		for _, g := range planned {
+			g.failed(unknownOutcome(fmt.Errorf("%v (and reading back: %v)", err, ierr)))
+		}
+		return deferred, true
+	case !outcomeKnown(err):
+		c.invalidate()
+		for _, g := range planned {
+			g.failed(unknownOutcome(err))
+		}
+		return deferred, true
+	}
+	// Nothing was applied: answer the keys used before, and try the rest again.
+	for _, g := range planned {
+		if l := g.leader(); l.record != nil {
+			if d := in.records[l.record.Path]; d != nil {
+				g.replayed(d)
+				continue
+			}
+		}
+		rest = append(rest, g)
+	}
+	return append(rest, deferred...), in.raced || len(deferred) > 0
+}
+
+// plan adds the leader's deltas of g to the plans, all or none; false if the fast path cannot
+// take them. The caller holds every entry's stateMu.
+func (c *commitment) plan(g *group, plans map[*entry]*shardPlan) bool {
+	type placed struct {
+		p *shardPlan
+		n int
+		d int64
+	}
+	var done []placed
+	for _, pt := range g.leader().parts {
+		p := plans[pt.e]
+		if p == nil {
+			p = c.s.newShardPlan(pt.e)
+			plans[pt.e] = p
+		}
+		n, ok := p.add(pt.delta)
+		if !ok {
+			for _, d := range done {
+				d.p.undo(d.n, d.d)
+			}
+			return false
+		}
+		done = append(done, placed{p, n, pt.delta})
+	}
+	return true
+}
+
+// invalidate drops the cached state of every counter involved, so that the next use reloads it.
+func (c *commitment) invalidate() {
+	for _, e := range c.entries {
+		e.invalidate()
+	}
+}
+
+// commitWrites commits wb and returns the commit time and each written document's update time.
+func commitWrites(ctx context.Context, wb *firestore.WriteBatch, refs []*firestore.DocumentRef) (time.Time, map[*firestore.DocumentRef]time.Time, error) {
+	results, err := wb.Commit(ctx)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	times := make(map[*firestore.DocumentRef]time.Time, len(refs))
+	var commitTime time.Time
+	for i, r := range results {
+		if i < len(refs) {
+			times[refs[i]] = r.UpdateTime
+		}
+		if r.UpdateTime.After(commitTime) {
+			commitTime = r.UpdateTime
+		}
+	}
+	return commitTime, times, nil
+}
+
+// inspection is what the store learns after a failed fast commit.
+type inspection struct {
+	applied   bool      // one of the attempts was applied after all
+	appliedAt time.Time // its commit time
+	raced     bool      // another writer changed a shard the commit wrote
+	records   map[string]*firestore.DocumentSnapshot
+}
+
+// inspect reads back, in one call, the counters' metadata, the shards the commit wrote and the
+// records, to find out whether any attempt was applied, which keys were used before, and whether
+// another writer raced for a shard; and refreshes each counter's cached state.
+func (c *commitment) inspect(ctx context.Context, plans []*shardPlan, recordRefs []*firestore.DocumentRef) (inspection, error) {
+	var refs []*firestore.DocumentRef
+	for _, p := range plans {
+		refs = append(refs, c.s.metaRef(p.e.id))
+		refs = append(refs, p.writtenShards()...)
+	}
+	refs = append(refs, recordRefs...)
+	snaps, applied, err := c.readBack(ctx, refs)
+	if err != nil {
+		return inspection{}, err
+	}
+	in := inspection{applied: !applied.IsZero(), appliedAt: applied, records: map[string]*firestore.DocumentSnapshot{}}
+	i := 0
+	for _, p := range plans {
+		meta, shards := snaps[i], snaps[i+1:i+1+len(p.writtenShards())]
+		i += 1 + len(shards)
+		p.e.stateMu.Lock()
+		in.raced = p.e.st.refresh(p, meta, shards) || in.raced
+		p.e.stateMu.Unlock()
+	}
+	for _, d := range snaps[i:] {
+		if d.Exists() {
+			in.records[d.Ref.Path] = d
+		}
+	}
+	return in, nil
+}
+
+// readBack reads refs with a context of its own: when the commit's context expired, the answer
+// that settles its outcome must still be read. applied is when the first of this commitment's
+// attempts found in them was committed (zero if none; see appliedIn).
+func (c *commitment) readBack(ctx context.Context, refs []*firestore.DocumentRef) (snaps []*firestore.DocumentSnapshot, applied time.Time, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.s.opts.CommitTimeout)
+	defer cancel()
+	snaps, err = c.s.client.GetAll(ctx, refs)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return snaps, c.appliedIn(snaps), nil
+}
+
+// appliedIn is the commit time of the first of this commitment's attempts found in snaps, or
+// zero: an attempt's name on a shard or record, or a generation it created on a counter's
+// metadata.
+func (c *commitment) appliedIn(snaps []*firestore.DocumentSnapshot) (applied time.Time) {
+	for _, d := range snaps {
+		if !d.Exists() {
+			continue
+		}
+		data := d.Data()
+		a, _ := data[fieldAttempt].(string)
+		gen, _ := data[fieldGeneration].(string)
+		isMeta := d.Ref.Parent.Parent == nil && d.Ref.Parent.ID == countersCollection
+		var when time.Time
+		switch {
+		case a != "" && slices.Contains(c.attempts, a):
+			when = d.UpdateTime
+			if d.Ref.Parent.ID == recordsCollection {
+				when = d.CreateTime // a record's create time is its request's commit time
+			}
+		case isMeta && slices.Contains(c.createdGens, gen):
+			when = d.CreateTime
+		default:
+			continue
+		}
+		if applied.IsZero() || when.Before(applied) {
+			applied = when
+		}
+	}
+	return applied
+}
+
+// refresh updates the cache from the documents inspect read for plan p: the metadata and the
+// shards p wrote. A changed configuration invalidates the cache. raced reports that another
+// writer changed one of the shards since p was planned. The caller holds the entry's stateMu.
+func (st *counterState) refresh(p *shardPlan, meta *firestore.DocumentSnapshot, shards []*firestore.DocumentSnapshot) (raced bool) {
+	if p.create || !meta.Exists() || !st.loaded || st.generation != p.cfg.generation || st.shardCount != p.cfg.shardCount {
+		st.invalidate()
+		return false
+	}
+	cfg, err := configOf(meta)
+	if err != nil || cfg.generation != p.cfg.generation || cfg.shardCount != p.cfg.shardCount || cfg.exact != p.cfg.exact {
+		st.invalidate()
+		return false
+	}
+	for _, d := range shards {
+		n, _ := shardIndex(d.Ref.ID)
+		v, complete, err := shardsOf([]*firestore.DocumentSnapshot{d}, cfg.generation)
+		if err != nil || !complete || n >= len(st.shards) {
+			st.invalidate()
+			return false
+		}
+		if !v[0].updateTime.Equal(p.base[n].updateTime) {
+			raced = true
+		}
+		st.shards[n] = v[0]
+		st.fast = st.fast && withinBounds(v[0].value, cfg.shardCount)
+	}
+	return raced
+}
+
+// outcomeKnown reports whether a commit that failed with err certainly applied nothing, unless a
+// retry by the client library re-sent an attempt that had been applied (reading back finds that).
+// Any other failure may have been applied.
+func outcomeKnown(err error) bool {
+	switch status.Code(err) {
+	case codes.AlreadyExists, codes.FailedPrecondition, codes.NotFound, codes.Aborted, codes.InvalidArgument, codes.OutOfRange:
+		return true
+	}
+	return false
+}
+
+// unknownOutcome is the error of a commit that may or may not have been applied.
+func unknownOutcome(err error) error { return fmt.Errorf("%w: %v", ErrUnknownOutcome, err) }
+
+// isNotFound reports a Firestore NOT_FOUND.
+func isNotFound(err error) bool { return status.Code(err) == codes.NotFound }
+
+// classify turns a Firestore failure into the store's error kinds.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, known := range []error{ErrInvalidArgument, ErrNotFound, ErrAlreadyExists, ErrKeyReused, ErrOutOfRange,
+		ErrOverloaded, ErrContention, ErrUnknownOutcome, ErrClosed, context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, known) {
+			return err
+		}
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Unknown, codes.Internal, codes.ResourceExhausted:
+		return fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+	case codes.Aborted:
+		return fmt.Errorf("%w: %v", ErrContention, err)
+	}
+	return err
+}
