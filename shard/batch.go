@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-
 )
 
 // BatchIncrement applies all deltas in one atomic commit: every counter gets its share or none
