@@ -17,38 +17,98 @@ type CommitResult struct {
 
 // Commit applies writes atomically, inside transaction txnID when it is non-empty. It returns only
 // once the writes are durable. Either every write applies or none does.
+//
+// A failed Commit is answered only once every commit sequenced before the failure is durable too
+// (see settle). A Commit of a transaction that this engine committed recently, with the same
+// writes, is taken for a re-send whose first answer was lost: it gets the first commit's result
+// (without WriteResult.Document) once that commit is durable, and applies nothing.
 func (e *Engine) Commit(ctx context.Context, db resource.Database, txnID []byte, writes []Write) (*CommitResult, error) {
-	var t *Txn
-	if len(txnID) > 0 {
-		var err error
-		if t, err = e.lookup(db, txnID); err != nil {
-			return nil, err
-		}
-		if t.readOnly {
-			e.finish(t, true)
-			if len(writes) > 0 {
-				return nil, errorf(KindInvalidArgument, "a read-only transaction cannot write")
+	res, err := e.commit(ctx, db, txnID, writes)
+	if err != nil {
+		return nil, e.settle(ctx, err)
+	}
+	return res, nil
+}
+
+func (e *Engine) commit(ctx context.Context, db resource.Database, txnID []byte, writes []Write) (*CommitResult, error) {
+	if len(txnID) == 0 {
+		res, _, err := e.sequence(ctx, db, nil, writesDigest{}, writes, true)
+		return res, err
+	}
+	t, settled, err := e.claim(db, txnID)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		// Not live: a re-send of a transaction committed earlier, or an invalid transaction.
+		if settled != nil {
+			// Another Commit of the same transaction is still running; its outcome decides.
+			select {
+			case <-settled:
+			case <-ctx.Done():
+				return nil, ctx.Err()
 			}
-			return &CommitResult{CommitTime: e.currentReadTime()}, nil
+		}
+		return e.resent(ctx, db, txnID, writes)
+	}
+	// The digest must be taken before sequencing, which may change the writes' fields.
+	digest := digestOf(writes)
+	if t.readOnly {
+		if len(writes) > 0 {
+			e.finish(t, nil)
+			return nil, errorf(KindInvalidArgument, "a read-only transaction cannot write")
+		}
+		res := &CommitResult{CommitTime: e.currentReadTime()}
+		e.finish(t, &committedTxn{digest: digest, result: res})
+		return res, nil
+	}
+	res, _, err := e.sequence(ctx, db, t, digest, writes, true)
+	return res, err
+}
+
+// settle holds back the error of a failed Commit until every commit sequenced before it is
+// durable, and returns err, or the storage failure that happened meanwhile. The failure may have
+// been decided against one of those commits (a precondition, a changed read, a transaction that
+// is no longer live because it committed): answering before that commit is durable would let a
+// client that re-sent its Commit and then reads back (reads see only durable data) find neither
+// outcome, and apply its writes a second time. Tickets complete in submission order, so waiting
+// for the newest one covers all earlier ones.
+func (e *Engine) settle(ctx context.Context, err error) error {
+	e.seqMu.Lock()
+	last := e.lastTicket
+	e.seqMu.Unlock()
+	if last == nil {
+		return err
+	}
+	if !isDone(last) {
+		select {
+		case <-last.Done():
+		case <-ctx.Done():
+			// Nobody is left to act on the answer.
+			return ctx.Err()
 		}
 	}
-	res, _, err := e.sequence(ctx, db, t, writes, true)
-	return res, err
+	if serr := last.Err(); serr != nil {
+		serr = errorf(KindInternal, "storage failed: %v", serr)
+		e.fail(serr)
+		return serr
+	}
+	return err
 }
 
 // BatchWrite applies writes independently: each succeeds or fails on its own, and the successful
 // ones share one commit time. errs[i] is the failure of writes[i], or nil.
 func (e *Engine) BatchWrite(ctx context.Context, db resource.Database, writes []Write) (*CommitResult, []error, error) {
-	return e.sequence(ctx, db, nil, writes, false)
+	return e.sequence(ctx, db, nil, writesDigest{}, writes, false)
 }
 
 // sequence runs a commit through the sequencer and waits until it is durable. With atomic, any
-// failing write fails the whole commit; otherwise failures are reported per write.
-func (e *Engine) sequence(ctx context.Context, db resource.Database, t *Txn, writes []Write, atomic bool) (*CommitResult, []error, error) {
-	committed := false
+// failing write fails the whole commit; otherwise failures are reported per write. digest is the
+// writes' digest, recorded for re-sends when t commits.
+func (e *Engine) sequence(ctx context.Context, db resource.Database, t *Txn, digest writesDigest, writes []Write, atomic bool) (*CommitResult, []error, error) {
 	defer func() {
 		if t != nil {
-			e.finish(t, committed)
+			e.finish(t, nil)
 		}
 	}()
 	keys := make([]string, len(writes))
@@ -97,17 +157,17 @@ func (e *Engine) sequence(ctx context.Context, db resource.Database, t *Txn, wri
 	// confirmed may come from them, and it must not be acknowledged before they are durable.
 	wait := e.lastTicket
 	if len(batch.Writes) > 0 {
-		wait = e.store.Submit(batch)
+		wait = e.submitLocked(batch)
 		e.lastTicket = wait
 		for _, s := range staged {
 			e.pending[s.key] = pendingVersion{version: s.next, ticket: wait}
 		}
 	}
 	e.seqMu.Unlock()
-	committed = true
+	res := &CommitResult{CommitTime: commitTime, Results: results}
 	if t != nil {
 		// Release locks now: whoever takes them next waits for this batch before reading.
-		e.finish(t, true)
+		e.finish(t, &committedTxn{digest: digest, result: resendResult(res), ticket: wait})
 		t = nil
 	}
 
@@ -122,7 +182,16 @@ func (e *Engine) sequence(ctx context.Context, db resource.Database, t *Txn, wri
 			e.clearPending(staged, wait)
 		}
 	}
-	return &CommitResult{CommitTime: commitTime, Results: results}, errs, nil
+	return res, errs, nil
+}
+
+// submitLocked hands a batch to storage. Caller holds seqMu.
+func (e *Engine) submitLocked(b *storage.Batch) ticket {
+	tk := e.store.Submit(b)
+	if e.holdTicket != nil {
+		return e.holdTicket(tk)
+	}
+	return tk
 }
 
 // awaitWriteLocks waits until no other transaction holds a document about to be written.
@@ -240,7 +309,7 @@ func (e *Engine) latestLocked(db resource.Database, path []string) (*storage.Ver
 	return e.latestWith(db, docKey(db, path), path, nil)
 }
 
-func (e *Engine) clearPending(staged []*stagedWrite, ticket *storage.Ticket) {
+func (e *Engine) clearPending(staged []*stagedWrite, ticket ticket) {
 	e.seqMu.Lock()
 	defer e.seqMu.Unlock()
 	for _, s := range staged {

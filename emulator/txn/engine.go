@@ -81,9 +81,10 @@ type Engine struct {
 
 	// Lock order: txnMu, then lockMu, then seqMu.
 	txnMu       sync.Mutex
-	txns        map[string]*Txn       // txnMu: live transactions by id
-	retiredAges map[string]retiredAge // txnMu
-	ageSeq      uint64                // txnMu
+	txns        map[string]*Txn                      // txnMu: live transactions by id
+	retiredAges map[string]retiredAge                // txnMu
+	ageSeq      uint64                               // txnMu
+	committed   map[resource.Database]*committedTxns // txnMu: recent commits, for re-sent Commits
 
 	lockMu sync.Mutex
 	locks  map[string]*lock // lockMu: document key → lock
@@ -91,18 +92,32 @@ type Engine struct {
 	seqMu      sync.Mutex
 	lastTime   int64                     // seqMu: greatest commit or read time handed out
 	pending    map[string]pendingVersion // seqMu: sequenced, not yet durable, newest per document
-	lastTicket *storage.Ticket           // seqMu: ticket of the newest submitted batch
+	lastTicket ticket                    // seqMu: ticket of the newest submitted batch
 	durableLog durableLog                // seqMu: documents that recently left pending
 	failure    error                     // seqMu: set once storage failed; the engine refuses writes
+
+	// holdTicket, set only by tests, replaces the ticket of every submitted batch, so that a test
+	// can keep a batch from counting as durable for as long as it needs to observe what waits
+	// for it. seqMu.
+	holdTicket func(*storage.Ticket) ticket
 
 	stop chan struct{}
 	done sync.WaitGroup
 }
 
+// ticket is what the engine waits on for a submitted batch to become durable. It is the
+// *storage.Ticket storage returned, except where a test holds it back (Engine.holdTicket).
+type ticket interface {
+	// Done is closed once the batch is durable or storage has failed.
+	Done() <-chan struct{}
+	// Err is nil when the batch is durable; valid once Done is closed.
+	Err() error
+}
+
 // pendingVersion is the newest version of a document that is sequenced but maybe not yet durable.
 type pendingVersion struct {
 	version *storage.Version
-	ticket  *storage.Ticket
+	ticket  ticket
 }
 
 // New starts an engine over opts.Store, including its background expiry and GC loops.
@@ -113,6 +128,7 @@ func New(opts Options) *Engine {
 		store:       opts.Store,
 		txns:        map[string]*Txn{},
 		retiredAges: map[string]retiredAge{},
+		committed:   map[resource.Database]*committedTxns{},
 		locks:       map[string]*lock{},
 		pending:     map[string]pendingVersion{},
 		lastTime:    opts.Store.LastCommitTime(),
@@ -221,7 +237,7 @@ func (e *Engine) readTimeFor(ctx context.Context, requested int64) (int64, error
 	return requested, nil
 }
 
-func isDone(t *storage.Ticket) bool {
+func isDone(t ticket) bool {
 	select {
 	case <-t.Done():
 		return true
@@ -231,7 +247,7 @@ func isDone(t *storage.Ticket) bool {
 }
 
 // waitTicket waits for a batch to become durable; an error means storage failed.
-func waitTicket(ctx context.Context, t *storage.Ticket) error {
+func waitTicket(ctx context.Context, t ticket) error {
 	select {
 	case <-t.Done():
 	case <-ctx.Done():

@@ -173,3 +173,64 @@ func wantKind(t testing.TB, err error, want Kind) {
 		t.Fatalf("error %q has kind %d, want %d", err, got, want)
 	}
 }
+
+// heldTicket stands in for a submitted batch's ticket and keeps the batch from counting as
+// durable until the test releases it, so a test can look at what happens meanwhile.
+type heldTicket struct {
+	real    *storage.Ticket
+	release chan struct{}
+	done    chan struct{}
+	err     error // set by releaseWith: reported instead of the real outcome
+}
+
+func (h *heldTicket) Done() <-chan struct{} { return h.done }
+
+func (h *heldTicket) Err() error {
+	if h.err != nil {
+		return h.err
+	}
+	return h.real.Err()
+}
+
+// releaseWith lets the batch become durable once storage has it; a non-nil err makes the batch
+// fail with err instead, as if storage had failed.
+func (h *heldTicket) releaseWith(err error) {
+	h.err = err
+	close(h.release)
+}
+
+// holdDurability makes every batch e submits from now on wait for the test's release; the held
+// tickets arrive on the returned channel as their batches are submitted. Batches still held
+// when the test ends are released then.
+func holdDurability(t testing.TB, e *Engine) <-chan *heldTicket {
+	held := make(chan *heldTicket, 16)
+	var mu sync.Mutex
+	var all []*heldTicket
+	e.seqMu.Lock()
+	e.holdTicket = func(tk *storage.Ticket) ticket {
+		h := &heldTicket{real: tk, release: make(chan struct{}), done: make(chan struct{})}
+		go func() {
+			<-h.release
+			<-h.real.Done()
+			close(h.done)
+		}()
+		mu.Lock()
+		all = append(all, h)
+		mu.Unlock()
+		held <- h
+		return h
+	}
+	e.seqMu.Unlock()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, h := range all {
+			select {
+			case <-h.release:
+			default:
+				close(h.release)
+			}
+		}
+	})
+	return held
+}

@@ -114,7 +114,7 @@ func (e *Engine) readLocked(ctx context.Context, t *Txn, paths [][]string) ([]*s
 // awaitPending waits until every sequenced commit to the given documents is durable.
 func (e *Engine) awaitPending(ctx context.Context, keys []string) error {
 	e.seqMu.Lock()
-	var tickets []*storage.Ticket
+	var tickets []ticket
 	for _, k := range keys {
 		if p, ok := e.pending[k]; ok {
 			tickets = append(tickets, p.ticket)

@@ -30,6 +30,8 @@ type Txn struct {
 	age     int64
 	ageTie  uint64
 	started time.Time
+	claimed bool          // txnMu: a Commit of this transaction has started; it commits at most once
+	settled chan struct{} // txnMu: made by a second Commit that waits, closed when the first finishes
 
 	state       txnState            // lockMu
 	abortReason string              // lockMu
@@ -134,6 +136,38 @@ func (e *Engine) lookup(db resource.Database, id []byte) (*Txn, error) {
 	if !ok || t.db != db {
 		return nil, errTxnInvalid()
 	}
+	if err := e.touchLocked(t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// claim is lookup for Commit: it also marks the transaction as being committed, so that a second
+// Commit of it (a re-send) cannot commit it again. When the transaction is not live, t is nil;
+// settled is then either nil or, when another Commit of it is still running, closed once that one
+// has finished and its outcome is recorded.
+func (e *Engine) claim(db resource.Database, id []byte) (t *Txn, settled <-chan struct{}, err error) {
+	e.txnMu.Lock()
+	defer e.txnMu.Unlock()
+	t, ok := e.txns[string(id)]
+	if !ok || t.db != db {
+		return nil, nil, nil
+	}
+	if t.claimed {
+		if t.settled == nil {
+			t.settled = make(chan struct{})
+		}
+		return nil, t.settled, nil
+	}
+	if err := e.touchLocked(t); err != nil {
+		return nil, nil, err
+	}
+	t.claimed = true
+	return t, nil, nil
+}
+
+// touchLocked marks t used, or ends it if it has expired. Caller holds txnMu.
+func (e *Engine) touchLocked(t *Txn) error {
 	now := e.opts.Now()
 	t.mu.Lock()
 	idle := now.Sub(t.lastUsed)
@@ -141,9 +175,9 @@ func (e *Engine) lookup(db resource.Database, id []byte) (*Txn, error) {
 	t.mu.Unlock()
 	if now.Sub(t.started) > e.opts.TxnLifetime || idle > e.opts.TxnIdle {
 		e.endLocked(t, "it expired")
-		return nil, errTxnInvalid()
+		return errTxnInvalid()
 	}
-	return t, nil
+	return nil
 }
 
 // Rollback ends a transaction, releasing its locks. Rolling back an unknown transaction is not an
@@ -194,13 +228,20 @@ func (e *Engine) retire(t *Txn) {
 	e.retiredAges[t.id] = retiredAge{age: t.age, tie: t.ageTie, when: e.opts.Now()}
 }
 
-// finish marks a transaction whose commit was attempted as done and releases its locks. Only a
-// failed commit is remembered for retries: a committed transaction is never retried.
-func (e *Engine) finish(t *Txn, committed bool) {
+// finish ends a transaction whose Commit was attempted and releases its locks. rec describes the
+// commit when it committed and is kept for re-sends of the Commit; nil means it failed, and then
+// its age is kept for the retry (a committed transaction is never retried).
+func (e *Engine) finish(t *Txn, rec *committedTxn) {
 	e.txnMu.Lock()
 	delete(e.txns, t.id)
-	if !committed {
+	if rec == nil {
 		e.retire(t)
+	} else {
+		e.recordCommitLocked(t.db, t.id, rec)
+	}
+	if t.settled != nil {
+		close(t.settled)
+		t.settled = nil
 	}
 	e.txnMu.Unlock()
 	e.lockMu.Lock()
@@ -211,7 +252,8 @@ func (e *Engine) finish(t *Txn, committed bool) {
 	e.lockMu.Unlock()
 }
 
-// expireIdle ends transactions past their lifetime or idle limit and forgets old retired ages.
+// expireIdle ends transactions past their lifetime or idle limit and forgets old retired ages
+// and commits.
 func (e *Engine) expireIdle() {
 	now := e.opts.Now()
 	e.txnMu.Lock()
@@ -229,6 +271,7 @@ func (e *Engine) expireIdle() {
 			delete(e.retiredAges, id)
 		}
 	}
+	e.ageCommittedLocked(now)
 }
 
 // oldestReadOnlyTime is the earliest read time of a live read-only transaction, or 0 if none.
