@@ -66,7 +66,7 @@ func parseConfig(args []string, env getenv, stderr io.Writer) (*Config, error) {
 	fs.IntVar(&c.MaxBatch, "max-batch", 500, "most increments of one counter coalesced into one commit")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", 4, "most commits of one counter in flight at once; more than one only while a full batch waits")
 	fs.DurationVar(&c.KeyRetention, "key-retention", 24*time.Hour, "how long idempotency keys are remembered")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight calls may take to finish on shutdown")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on shutdown, how long the increments in flight may take to commit; the calls then get "+answerGrace.String()+" more to send their answers before they are cut off")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", env("K_SERVICE") != "", "log JSON lines (default on Cloud Run)")
 	gcDefault := defaultGCPercent

@@ -1,16 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -85,74 +79,6 @@ func value(t testing.TB, c tallyv1.CounterServiceClient, id string) int64 {
 		t.Fatalf("get %s: %v", id, err)
 	}
 	return got.GetValue()
-}
-
-// buildTallyd compiles the tallyd binary into a temporary directory.
-func buildTallyd(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tallyd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building tallyd: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// process is tallyd running as a child process.
-type process struct {
-	cmd    *exec.Cmd
-	addr   string
-	exited chan struct{}
-	err    error
-}
-
-// startProcess starts the binary on dataDir and returns once it serves.
-func startProcess(t *testing.T, bin, dataDir string) *process {
-	t.Helper()
-	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn")
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &process{cmd: cmd, exited: make(chan struct{})}
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if addr, ok := strings.CutPrefix(sc.Text(), "tallyd serving on "); ok {
-				ready <- addr
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	select {
-	case p.addr = <-ready:
-	case <-p.exited:
-		t.Fatalf("tallyd exited before serving: %v", p.err)
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("tallyd did not serve within 60s")
-	}
-	t.Cleanup(func() { p.signal(syscall.SIGKILL) })
-	return p
-}
-
-// signal sends sig and waits for the process to exit.
-func (p *process) signal(sig syscall.Signal) error {
-	select {
-	case <-p.exited:
-		return p.err
-	default:
-	}
-	_ = p.cmd.Process.Signal(sig)
-	<-p.exited
-	return p.err
 }
 
 func testLog() io.Writer {

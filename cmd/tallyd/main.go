@@ -37,10 +37,9 @@ func main() {
 	}
 }
 
-// run serves until ctx ends, then shuts down gracefully: it stops accepting calls, lets the
-// calls in flight finish (each waits for its increment's commit), commits whatever the
-// coalescer still holds, and only then closes storage. ready, if set, receives the listening
-// address once the server serves.
+// run serves until ctx ends, then shuts down gracefully (see shutdown): it stops accepting
+// calls, commits whatever the coalescer holds and answers the calls in flight, and only then
+// closes storage. ready, if set, receives the listening address once the server serves.
 func run(ctx context.Context, args []string, env getenv, stdout, stderr io.Writer, ready chan<- string) error {
 	cfg, err := parseConfig(args, env, stderr)
 	if err != nil {
@@ -77,7 +76,12 @@ func run(ctx context.Context, args []string, env getenv, stdout, stderr io.Write
 	}
 	// The service's codec lets a request whose strings are not valid UTF-8 reach validation, which
 	// answers INVALID_ARGUMENT naming the field instead of gRPC's INTERNAL.
-	gs := grpc.NewServer(grpc.ForceServerCodecV2(service.Codec()))
+	//
+	// Stop waits for the handlers to return (WaitForHandlers), so that none still uses the store
+	// when storage closes; openCalls tells shutdown which calls it waits for or cuts off.
+	calls := &openCalls{}
+	gs := grpc.NewServer(grpc.ForceServerCodecV2(service.Codec()), grpc.WaitForHandlers(true),
+		grpc.ChainUnaryInterceptor(calls.unary), grpc.ChainStreamInterceptor(calls.stream))
 	tallyv1.RegisterCounterServiceServer(gs, service.New(service.Options{Counters: counters, Logger: log}))
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(gs, healthSrv)
@@ -98,23 +102,9 @@ func run(ctx context.Context, args []string, env getenv, stdout, stderr io.Write
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight calls")
-	healthSrv.Shutdown()
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	stopped := make(chan struct{})
-	go func() {
-		gs.GracefulStop()
-		close(stopped)
-	}()
-	select {
-	case <-stopped:
-	case <-shutdownCtx.Done():
-		log.Warn("in-flight calls did not finish in time; cancelling them", "timeout", cfg.ShutdownTimeout)
-		gs.Stop()
-	}
-	if err := counters.Close(shutdownCtx); err != nil {
-		return fmt.Errorf("flushing queued increments: %w", err)
+	log.Info("shutting down: refusing new calls, committing and answering the calls in flight")
+	if err := shutdown(gs, healthSrv, counters, calls, cfg.ShutdownTimeout, log); err != nil {
+		return err
 	}
 	st := counters.Stats()
 	log.Info("shut down cleanly", "coalesced_commits", st.Commits, "coalesced_increments", st.Increments, "peak_lanes", st.PeakLanes)
