@@ -47,10 +47,9 @@ const (
 // the offending field.
 //
 // Counter values are signed 64-bit integers and never wrap or saturate: an
-// increment that no shard of the counter can absorb without passing the int64
-// bounds fails with OUT_OF_RANGE and applies nothing, and a counter whose total
-// does not fit in int64 is reported with OUT_OF_RANGE rather than a wrong
-// number.
+// increment that would take the counter's total outside int64 fails with
+// OUT_OF_RANGE and applies nothing, and the counter stays readable. This holds
+// however many servers share the counter's storage.
 //
 // Idempotency keys are optional strings of at most 1,500 bytes of valid UTF-8.
 // A request that carries one is applied at most once per scope (described on
@@ -75,8 +74,9 @@ type CounterServiceClient interface {
 	// window; without one it is at-least-once.
 	//
 	// Errors: INVALID_ARGUMENT for a malformed `name` or an oversized or
-	// non-UTF-8 `idempotency_key`; OUT_OF_RANGE when no shard can absorb
-	// `delta`; FAILED_PRECONDITION when the key was used for a different request.
+	// non-UTF-8 `idempotency_key`; OUT_OF_RANGE when the counter's total would
+	// leave int64; FAILED_PRECONDITION when the key was used for a different
+	// request.
 	Increment(ctx context.Context, in *IncrementRequest, opts ...grpc.CallOption) (*IncrementResponse, error)
 	// Applies several increments in one atomic commit: either all of them are
 	// applied or none is.
@@ -88,7 +88,7 @@ type CounterServiceClient interface {
 	// Errors: INVALID_ARGUMENT when `requests` is empty or has more than 500
 	// entries, when any sub-request has a malformed `name` or a non-empty
 	// `idempotency_key`, or when the batch's key is oversized or not UTF-8;
-	// OUT_OF_RANGE when a counter cannot absorb its delta; FAILED_PRECONDITION
+	// OUT_OF_RANGE when a counter's total would leave int64; FAILED_PRECONDITION
 	// when the key was used for a different request.
 	BatchIncrement(ctx context.Context, in *BatchIncrementRequest, opts ...grpc.CallOption) (*BatchIncrementResponse, error)
 	// Returns one counter with its current value.
@@ -258,10 +258,9 @@ func (c *counterServiceClient) ListCounters(ctx context.Context, in *ListCounter
 // the offending field.
 //
 // Counter values are signed 64-bit integers and never wrap or saturate: an
-// increment that no shard of the counter can absorb without passing the int64
-// bounds fails with OUT_OF_RANGE and applies nothing, and a counter whose total
-// does not fit in int64 is reported with OUT_OF_RANGE rather than a wrong
-// number.
+// increment that would take the counter's total outside int64 fails with
+// OUT_OF_RANGE and applies nothing, and the counter stays readable. This holds
+// however many servers share the counter's storage.
 //
 // Idempotency keys are optional strings of at most 1,500 bytes of valid UTF-8.
 // A request that carries one is applied at most once per scope (described on
@@ -286,8 +285,9 @@ type CounterServiceServer interface {
 	// window; without one it is at-least-once.
 	//
 	// Errors: INVALID_ARGUMENT for a malformed `name` or an oversized or
-	// non-UTF-8 `idempotency_key`; OUT_OF_RANGE when no shard can absorb
-	// `delta`; FAILED_PRECONDITION when the key was used for a different request.
+	// non-UTF-8 `idempotency_key`; OUT_OF_RANGE when the counter's total would
+	// leave int64; FAILED_PRECONDITION when the key was used for a different
+	// request.
 	Increment(context.Context, *IncrementRequest) (*IncrementResponse, error)
 	// Applies several increments in one atomic commit: either all of them are
 	// applied or none is.
@@ -299,7 +299,7 @@ type CounterServiceServer interface {
 	// Errors: INVALID_ARGUMENT when `requests` is empty or has more than 500
 	// entries, when any sub-request has a malformed `name` or a non-empty
 	// `idempotency_key`, or when the batch's key is oversized or not UTF-8;
-	// OUT_OF_RANGE when a counter cannot absorb its delta; FAILED_PRECONDITION
+	// OUT_OF_RANGE when a counter's total would leave int64; FAILED_PRECONDITION
 	// when the key was used for a different request.
 	BatchIncrement(context.Context, *BatchIncrementRequest) (*BatchIncrementResponse, error)
 	// Returns one counter with its current value.
