@@ -10,16 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/firestore"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
-
 	"github.com/tally-dev/tally/emulator"
 	"github.com/tally-dev/tally/emulator/emulatortest"
 	"github.com/tally-dev/tally/emulator/ttl"
+	"github.com/tally-dev/tally/internal/faultinject"
 	"github.com/tally-dev/tally/shard"
 )
 
@@ -82,50 +76,28 @@ func TestConcurrentRetriesOfOneKeyApplyOnce(t *testing.T) {
 	}
 }
 
-// lossyClient connects to em through a connection that applies Commits but answers the next
-// *budget of them with UNAVAILABLE, as when a connection drops after the server committed: the
-// official client then re-sends the Commit by itself. lost counts the answers lost.
-func lossyClient(t *testing.T, em *emulator.Emulator) (c *firestore.Client, budget, lost *atomic.Int64) {
-	budget, lost = new(atomic.Int64), new(atomic.Int64)
-	intercept := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		err := invoker(ctx, method, req, reply, cc, opts...)
-		if err == nil && method == "/google.firestore.v1.Firestore/Commit" && budget.Add(-1) >= 0 {
-			lost.Add(1)
-			return status.Error(codes.Unavailable, "connection reset (simulated after the commit applied)")
-		}
-		return err
-	}
-	conn, err := grpc.NewClient(em.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithUnaryInterceptor(intercept))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err = firestore.NewClient(context.Background(), "tally-test", option.WithGRPCConn(conn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c, budget, lost
-}
-
 func TestLostCommitAnswersCountOnce(t *testing.T) {
 	for _, key := range []string{"with-key", ""} {
 		t.Run("key="+key, func(t *testing.T) {
 			em := emulatortest.Start(t, emulator.Options{})
-			client, budget, lost := lossyClient(t, em)
-			s, err := shard.New(client, shard.Options{})
+			inj := faultinject.New()
+			s, err := shard.New(faultinject.NewClient(t, em.Addr(), "tally-test", inj), shard.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close(context.Background())
 			ctx := context.Background()
-			budget.Store(1) // lose the answer of the create, which must still succeed
+			// Lose the answer of the create, which must still succeed: the client library re-sends
+			// the applied commit, which then fails.
+			lost := inj.Arm(faultinject.Fault{Method: faultinject.Commit, Action: faultinject.LoseAnswer})
 			if _, err := s.Create(ctx, "c", 4); err != nil {
 				t.Fatalf("create whose first answer was lost: %v", err)
 			}
-			if lost.Load() != 1 {
-				t.Fatalf("%d answers lost during create, want 1", lost.Load())
+			if lost.Fired() != 1 {
+				t.Fatalf("%d answers lost during create, want 1", lost.Fired())
 			}
-			budget.Store(1) // and the answer of the increment
+			// And the answer of the increment.
+			lost = inj.Arm(faultinject.Fault{Method: faultinject.Commit, Action: faultinject.LoseAnswer})
 			r, err := s.Increment(ctx, "c", 7, key)
 			if err != nil {
 				t.Fatalf("increment whose first answer was lost: %v", err)
@@ -133,8 +105,11 @@ func TestLostCommitAnswersCountOnce(t *testing.T) {
 			if r.Duplicate {
 				t.Fatalf("the store's own re-sent commit was reported as a duplicate")
 			}
-			if lost.Load() != 2 {
-				t.Fatalf("%d answers lost in all, want 2; the test did not exercise the increment", lost.Load())
+			if lost.Fired() != 1 || inj.Injected() != 2 {
+				t.Fatalf("%d answers lost in all, want 2; the test did not exercise the increment", inj.Injected())
+			}
+			if a := lost.Answers(); len(a) != 1 || a[0] != nil {
+				t.Fatalf("the lost increment commit was answered %v by the server; it should have applied", a)
 			}
 			if got := mustValue(t, s, "c"); got != 7 {
 				t.Fatalf("value %d, want 7 (applied exactly once)", got)
