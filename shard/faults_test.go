@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
 	"google.golang.org/grpc/codes"
 
 	"github.com/tally-dev/tally/emulator"
@@ -140,6 +141,10 @@ func TestLostTransactionalFallbackAnswer(t *testing.T) {
 		{"unavailable, re-send refused", []faultinject.Fault{{Action: faultinject.LoseAnswer},
 			{Action: faultinject.FailBefore, Code: codes.InvalidArgument}}},
 		{"aborted", []faultinject.Fault{{Action: faultinject.LoseAnswer, Code: codes.Aborted}}},
+		// RunTransaction then starts another run of the closure, which fails on its first read:
+		// the applied run must be found by reading back.
+		{"aborted, next run fails", []faultinject.Fault{{Action: faultinject.LoseAnswer, Code: codes.Aborted},
+			{Method: faultinject.BatchGetDocuments, Action: faultinject.FailBefore, Code: codes.PermissionDenied, Times: -1}}},
 	} {
 		for _, key := range []string{"k", ""} {
 			t.Run(fmt.Sprintf("%s/key=%q", tt.name, key), func(t *testing.T) {
@@ -159,10 +164,25 @@ func TestLostTransactionalFallbackAnswer(t *testing.T) {
 				}
 				var rules []*faultinject.Rule
 				for _, f := range tt.faults {
-					f.Method, f.If = faultinject.Commit, faultinject.TransactionalCommit
+					if f.Method == "" {
+						f.Method, f.If = faultinject.Commit, faultinject.TransactionalCommit
+					} else {
+						lost := rules[0].Hit() // a read of a transaction after the lost answer
+						f.If = func(req any) bool {
+							select {
+							case <-lost:
+								return inTransaction(req)
+							default:
+								return false
+							}
+						}
+					}
 					rules = append(rules, inj.Arm(f))
 				}
 				r, err := a.Increment(ctx, "c", 5, key)
+				for _, rule := range rules {
+					rule.Disarm()
+				}
 				if err != nil {
 					t.Fatalf("increment whose transactional commit answer was lost: %v", err)
 				}
@@ -185,6 +205,12 @@ func TestLostTransactionalFallbackAnswer(t *testing.T) {
 			})
 		}
 	}
+}
+
+// inTransaction holds for a BatchGetDocuments that reads inside a transaction.
+func inTransaction(req any) bool {
+	b, ok := req.(*pb.BatchGetDocumentsRequest)
+	return ok && (len(b.GetTransaction()) > 0 || b.GetNewTransaction() != nil)
 }
 
 // TestLostBatchCommitAnswer loses the answer of a BatchIncrement's commit.

@@ -57,13 +57,16 @@ type lockedRun struct {
 // to try again.
 func (c *commitment) commitLocked(ctx context.Context, groups []*group) (rest []*group) {
 	s := c.s
-	var run *lockedRun
+	var run *lockedRun // the last run of the closure
+	runs := map[string]*lockedRun{}
 	var resp firestore.CommitResponse
 	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		name := newAttempt()
 		c.attempts = append(c.attempts, name)
 		var err error
-		run, err = c.runLocked(tx, groups, name)
+		if run, err = c.runLocked(tx, groups, name); run != nil {
+			runs[name] = run
+		}
 		return err
 	}, firestore.WithCommitResponseTo(&resp))
 	if run != nil && !run.appliedAt.IsZero() {
@@ -77,10 +80,18 @@ func (c *commitment) commitLocked(ctx context.Context, groups []*group) (rest []
 		c.cacheLocked(run, resp.CommitTime())
 		return c.settleLocked(groups, run, resp.CommitTime())
 	}
+	// Any run's commit may have been applied with its answer lost; the next run would have
+	// recognised it, but there was none, or it failed before reading.
 	c.invalidate()
-	if run != nil && len(run.writes) > 0 {
-		if _, applied, ierr := c.readBack(ctx, run.writes); ierr == nil && !applied.IsZero() {
-			return c.settleLocked(groups, run, applied)
+	var writes []*firestore.DocumentRef
+	for _, r := range runs {
+		writes = append(writes, r.writes...)
+	}
+	if len(writes) > 0 {
+		if snaps, _, ierr := c.readBack(ctx, writes); ierr == nil {
+			if at, name := c.firstAttemptIn(snaps); runs[name] != nil {
+				return c.settleLocked(groups, runs[name], at)
+			}
 		}
 	}
 	for _, g := range groups {

@@ -379,9 +379,16 @@ func (c *commitment) readBack(ctx context.Context, refs []*firestore.DocumentRef
 }
 
 // appliedIn is the commit time of the first of this commitment's attempts found in snaps, or
-// zero: an attempt's name on a shard or record, or a generation it created on a counter's
-// metadata.
-func (c *commitment) appliedIn(snaps []*firestore.DocumentSnapshot) (applied time.Time) {
+// zero (see firstAttemptIn).
+func (c *commitment) appliedIn(snaps []*firestore.DocumentSnapshot) time.Time {
+	at, _ := c.firstAttemptIn(snaps)
+	return at
+}
+
+// firstAttemptIn finds the first of this commitment's attempts in snaps: an attempt's name on a
+// shard or record (name is that attempt's), or a generation it created on a counter's metadata
+// (name is then empty). at is its commit time, zero if there is none.
+func (c *commitment) firstAttemptIn(snaps []*firestore.DocumentSnapshot) (at time.Time, name string) {
 	for _, d := range snaps {
 		if !d.Exists() {
 			continue
@@ -398,15 +405,15 @@ func (c *commitment) appliedIn(snaps []*firestore.DocumentSnapshot) (applied tim
 				when = d.CreateTime // a record's create time is its request's commit time
 			}
 		case isMeta && slices.Contains(c.createdGens, gen):
-			when = d.CreateTime
+			when, a = d.CreateTime, ""
 		default:
 			continue
 		}
-		if applied.IsZero() || when.Before(applied) {
-			applied = when
+		if at.IsZero() || when.Before(at) || (when.Equal(at) && name == "") {
+			at, name = when, a // a name wins a tie: the metadata of a creation has none
 		}
 	}
-	return applied
+	return at, name
 }
 
 // refresh updates the cache from the documents inspect read for plan p: the metadata and the
