@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc"
 
 	"github.com/tally-dev/tally/emulator"
 )
@@ -29,10 +30,11 @@ func Start(tb testing.TB, opts emulator.Options) *emulator.Emulator {
 }
 
 // NewClient returns an official Firestore client for project's default database on the emulator
-// at addr, closed when the test ends.
-func NewClient(tb testing.TB, addr, project string) *firestore.Client {
+// at addr, closed when the test ends. dialOpts are added to the connection's (e.g. a fault
+// injector's interceptors).
+func NewClient(tb testing.TB, addr, project string, dialOpts ...grpc.DialOption) *firestore.Client {
 	tb.Helper()
-	opts, err := emulator.ClientOptions(addr)
+	opts, err := emulator.ClientOptions(addr, dialOpts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
