@@ -12,6 +12,7 @@ import (
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/tally-dev/tally/emulator"
@@ -73,7 +74,13 @@ func openFirestore(ctx context.Context, cfg *Config, log *slog.Logger) (*firesto
 		var opts []option.ClientOption
 		if cfg.Storage == storageEmulator {
 			var err error
-			if opts, err = emulator.ClientOptions(cfg.EmulatorHost); err != nil {
+			// A local emulator that restarts is back within a second or so; gRPC's default
+			// reconnect backoff (up to two minutes) would leave the server failing long after.
+			reconnect := grpc.WithConnectParams(grpc.ConnectParams{
+				Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+				MinConnectTimeout: 5 * time.Second,
+			})
+			if opts, err = emulator.ClientOptions(cfg.EmulatorHost, reconnect); err != nil {
 				return nil, nil, err
 			}
 		}
