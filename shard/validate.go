@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/tally-dev/tally/emulator/resource"
+	"github.com/tally-dev/tally/internal/ids"
 )
 
 // ValidateCounterID checks a counter id. A counter id becomes a Firestore document id, so it
 // follows Firestore's rules: 1 to 1,500 bytes of valid UTF-8, no '/', not "." or "..", and not of
 // the reserved form __.*__.
 func ValidateCounterID(id string) error {
-	return resource.ValidateID(id, "counter")
+	return ids.Validate(id, "counter")
 }
 
 // ValidateKey checks an idempotency key: empty (no key) or at most MaxKeyBytes of valid UTF-8.

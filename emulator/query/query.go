@@ -9,6 +9,8 @@ import (
 	"github.com/tally-dev/tally/emulator/resource"
 	"github.com/tally-dev/tally/emulator/storage"
 	"github.com/tally-dev/tally/emulator/value"
+	// Aliased: the package's tests have a helper named ids.
+	idrules "github.com/tally-dev/tally/internal/ids"
 )
 
 // Query is a compiled structured query. It is immutable and safe for concurrent use.
@@ -96,7 +98,7 @@ func (q *Query) compileFrom(from []*pb.StructuredQuery_CollectionSelector) error
 		return invalidf("from must name exactly one collection, got %d collection selectors", len(from))
 	}
 	sel := from[0]
-	if err := resource.ValidateID(sel.GetCollectionId(), "collection"); err != nil {
+	if err := idrules.Validate(sel.GetCollectionId(), "collection"); err != nil {
 		return invalidf("from[0].collection_id: %v", err)
 	}
 	q.collectionID = sel.GetCollectionId()

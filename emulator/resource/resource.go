@@ -1,14 +1,14 @@
-// Package resource parses, validates and formats Firestore resource names.
+// Package resource parses, validates and formats Firestore resource names. The rules for the ids
+// in them are package ids's.
 package resource
 
 import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
-)
 
-// MaxIDBytes is the longest document or collection ID Firestore accepts.
-const MaxIDBytes = 1500
+	"github.com/tally-dev/tally/internal/ids"
+)
 
 // Database identifies one isolated Firestore namespace, projects/{Project}/databases/{Database}.
 type Database struct {
@@ -79,7 +79,7 @@ func parse(name string) (Database, []string, error) {
 		if i%2 == 1 {
 			kind = "document"
 		}
-		if err := ValidateID(seg, kind); err != nil {
+		if err := ids.Validate(seg, kind); err != nil {
 			return Database{}, nil, fmt.Errorf("%q: %w", name, err)
 		}
 	}
@@ -122,32 +122,6 @@ func ParseCollectionName(name string) (Database, []string, error) {
 		return Database{}, nil, fmt.Errorf("%q is not a collection name: a collection path has an odd number of segments", name)
 	}
 	return db, path, nil
-}
-
-// ValidateID checks a document or collection ID against Firestore's rules: valid UTF-8, 1 to
-// 1,500 bytes, no '/', not "." or "..", and not of the reserved form __.*__. kind names the ID in
-// error messages ("document" or "collection").
-func ValidateID(id, kind string) error {
-	switch {
-	case id == "":
-		return fmt.Errorf("%s id must not be empty", kind)
-	case len(id) > MaxIDBytes:
-		return fmt.Errorf("%s id is %d bytes, longer than the limit of %d", kind, len(id), MaxIDBytes)
-	case !utf8.ValidString(id):
-		return fmt.Errorf("%s id must be valid UTF-8", kind)
-	case strings.Contains(id, "/"):
-		return fmt.Errorf("%s id %q must not contain '/'", kind, id)
-	case id == "." || id == "..":
-		return fmt.Errorf("%s id must not be %q", kind, id)
-	case IsReserved(id):
-		return fmt.Errorf("%s id %q is reserved: ids of the form __.*__ are not allowed", kind, id)
-	}
-	return nil
-}
-
-// IsReserved reports whether s has the reserved form __.*__.
-func IsReserved(s string) bool {
-	return len(s) >= 4 && strings.HasPrefix(s, "__") && strings.HasSuffix(s, "__")
 }
 
 // NameSize is the storage size Firestore charges for a document name: each segment's length

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tally-dev/tally/internal/ids"
 )
 
 var testDB = Database{Project: "proj", Database: "(default)"}
@@ -70,7 +72,7 @@ var nameCases = []struct {
 	{name: "reserved id", in: root + "/users/__x__", wantErr: "reserved"},
 	{name: "reserved collection", in: root + "/__c__/x", wantErr: "collection id \"__c__\" is reserved"},
 	{name: "invalid UTF-8 id", in: root + "/users/\xff", wantErr: "valid UTF-8"},
-	{name: "id too long", in: root + "/users/" + strings.Repeat("a", MaxIDBytes+1), wantErr: "longer than the limit"},
+	{name: "id too long", in: root + "/users/" + strings.Repeat("a", ids.MaxBytes+1), wantErr: "longer than the limit"},
 }
 
 func TestParseDocumentName(t *testing.T) {
@@ -110,69 +112,6 @@ func testParse(t *testing.T, parse func(string) (Database, []string, error), acc
 	}
 }
 
-func TestValidateID(t *testing.T) {
-	tests := []struct {
-		name    string
-		id      string
-		wantErr string
-	}{
-		{name: "simple", id: "alice"},
-		{name: "single char", id: "a"},
-		{name: "max length", id: strings.Repeat("a", MaxIDBytes)},
-		{name: "max length multibyte", id: strings.Repeat("é", MaxIDBytes/2)},
-		{name: "two underscores", id: "__"},
-		{name: "three underscores", id: "___"},
-		{name: "leading underscores only", id: "__x"},
-		{name: "trailing underscores only", id: "x__"},
-		{name: "dots inside", id: "a.b..c"},
-		{name: "three dots", id: "..."},
-		{name: "spaces and symbols", id: " a b!@#$%^&*()"},
-		{name: "unicode", id: "日本語😀"},
-		{name: "empty", id: "", wantErr: "document id must not be empty"},
-		{name: "over max length", id: strings.Repeat("a", MaxIDBytes+1), wantErr: "1501 bytes, longer than the limit of 1500"},
-		{name: "over max length multibyte", id: strings.Repeat("é", MaxIDBytes/2) + "x", wantErr: "longer than the limit"},
-		{name: "invalid UTF-8", id: "a\xffb", wantErr: "valid UTF-8"},
-		{name: "truncated rune", id: "\xe6\x97", wantErr: "valid UTF-8"},
-		{name: "slash", id: "a/b", wantErr: "must not contain '/'"},
-		{name: "lone slash", id: "/", wantErr: "must not contain '/'"},
-		{name: "dot", id: ".", wantErr: `must not be "."`},
-		{name: "dot dot", id: "..", wantErr: `must not be ".."`},
-		{name: "reserved", id: "__x__", wantErr: "reserved"},
-		{name: "reserved four underscores", id: "____", wantErr: "reserved"},
-		{name: "reserved name", id: "__name__", wantErr: "reserved"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkErr(t, ValidateID(tt.id, "document"), tt.wantErr)
-		})
-	}
-}
-
-func TestValidateIDNamesKind(t *testing.T) {
-	for _, kind := range []string{"document", "collection"} {
-		t.Run(kind, func(t *testing.T) {
-			checkErr(t, ValidateID("", kind), kind+" id must not be empty")
-		})
-	}
-}
-
-func TestIsReserved(t *testing.T) {
-	tests := []struct {
-		in   string
-		want bool
-	}{
-		{"", false}, {"_", false}, {"__", false}, {"___", false}, {"____", true},
-		{"__a__", true}, {"__a_", false}, {"_a__", false}, {"a__b__", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			if got := IsReserved(tt.in); got != tt.want {
-				t.Errorf("IsReserved(%q) = %v, want %v", tt.in, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestDocumentNameRoundTrip(t *testing.T) {
 	dbs := []Database{testDB, {Project: "p", Database: "other-db"}, {Project: "prøj", Database: "δb"}}
 	paths := [][]string{
@@ -181,7 +120,7 @@ func TestDocumentNameRoundTrip(t *testing.T) {
 		{"日本", "😀"},
 		{"__", "___"},
 		{"a.b", "c d"},
-		{"c", strings.Repeat("x", MaxIDBytes)},
+		{"c", strings.Repeat("x", ids.MaxBytes)},
 	}
 	for _, db := range dbs {
 		for i, path := range paths {
@@ -242,7 +181,7 @@ func TestNameSize(t *testing.T) {
 		{"document", []string{"c", "x"}, 16 + 2 + 2},
 		{"nested", []string{"users", "alice", "posts", "p1"}, 16 + 6 + 6 + 6 + 3},
 		{"multibyte counts bytes", []string{"é", "😀"}, 16 + 3 + 5},
-		{"long id", []string{"c", strings.Repeat("a", MaxIDBytes)}, 16 + 2 + MaxIDBytes + 1},
+		{"long id", []string{"c", strings.Repeat("a", ids.MaxBytes)}, 16 + 2 + ids.MaxBytes + 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tally-dev/tally/emulator/resource"
 	"github.com/tally-dev/tally/emulator/txn"
+	"github.com/tally-dev/tally/internal/ids"
 )
 
 // GetDocument reads one document; NOT_FOUND when it does not exist.
@@ -130,13 +131,13 @@ func (s *Server) createDocument(ctx context.Context, req *pb.CreateDocumentReque
 	if err != nil {
 		return nil, invalid("parent", err.Error())
 	}
-	if err := resource.ValidateID(req.GetCollectionId(), "collection"); err != nil {
+	if err := ids.Validate(req.GetCollectionId(), "collection"); err != nil {
 		return nil, invalid("collection_id", err.Error())
 	}
 	id := req.GetDocumentId()
 	if id == "" {
 		id = autoID()
-	} else if err := resource.ValidateID(id, "document"); err != nil {
+	} else if err := ids.Validate(id, "document"); err != nil {
 		return nil, invalid("document_id", err.Error())
 	}
 	path := append(append(append([]string(nil), parent...), req.GetCollectionId()), id)

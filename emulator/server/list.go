@@ -12,6 +12,7 @@ import (
 	"github.com/tally-dev/tally/emulator/resource"
 	"github.com/tally-dev/tally/emulator/storage"
 	"github.com/tally-dev/tally/emulator/txn"
+	"github.com/tally-dev/tally/internal/ids"
 )
 
 // Page sizes when the client leaves them open, and their ceiling.
@@ -33,7 +34,7 @@ func (s *Server) listDocuments(ctx context.Context, req *pb.ListDocumentsRequest
 		return nil, invalid("parent", err.Error())
 	}
 	if id := req.GetCollectionId(); id != "" {
-		if err := resource.ValidateID(id, "collection"); err != nil {
+		if err := ids.Validate(id, "collection"); err != nil {
 			return nil, invalid("collection_id", err.Error())
 		}
 	}

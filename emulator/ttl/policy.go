@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/tally-dev/tally/emulator/resource"
 	"github.com/tally-dev/tally/emulator/value"
+	"github.com/tally-dev/tally/internal/ids"
 )
 
 // ErrInvalidPolicy marks every error about a malformed policy or policy set.
@@ -42,7 +42,7 @@ func (p Policy) Validate() error {
 }
 
 func (p Policy) fieldPath() (value.FieldPath, error) {
-	if err := resource.ValidateID(p.CollectionGroup, "collection group"); err != nil {
+	if err := ids.Validate(p.CollectionGroup, "collection group"); err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrInvalidPolicy, p.String(), err)
 	}
 	if p.Field == "" {

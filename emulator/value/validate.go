@@ -8,6 +8,7 @@ import (
 
 	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
 	"github.com/tally-dev/tally/emulator/resource"
+	"github.com/tally-dev/tally/internal/ids"
 )
 
 // Limits Firestore puts on stored values.
@@ -148,7 +149,7 @@ func validateMapFields(fields map[string]*pb.Value, loc *location, depth int, ve
 			return invalid(loc, "field name %q must be valid UTF-8", k)
 		case len(k) > MaxFieldNameBytes:
 			return invalid(loc, "a field name is %d bytes, longer than the limit of %d", len(k), MaxFieldNameBytes)
-		case resource.IsReserved(k) && !(vector && k == vectorTypeKey):
+		case ids.IsReserved(k) && !(vector && k == vectorTypeKey):
 			return invalid(keyLoc, "field name %q is reserved: names of the form __.*__ are not allowed", k)
 		}
 		if err := validateValue(v, keyLoc, depth); err != nil {
