@@ -62,9 +62,14 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	if err == nil {
 		return nil
 	}
-	var field *shard.FieldError
+	var field *fieldError
 	if errors.As(err, &field) {
-		return badRequest(field.Field, field.Msg)
+		return badRequest(field.field, field.msg)
+	}
+	if errors.Is(err, shard.ErrBadPageToken) {
+		// The one argument only the core can check: the token encodes the prefix and view it was
+		// issued for.
+		return badRequest("page_token", "is malformed or was issued for a different prefix or view")
 	}
 	subject := "request"
 	var tagged *subjectError
@@ -84,8 +89,15 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 			return status.Error(kind.code, validUTF8(fmt.Sprintf(kind.format, subject)))
 		}
 	}
+	var arg *shard.ArgError
+	if errors.As(err, &arg) {
+		// Validation (validate.go) refuses everything the core would, naming the API field, so
+		// this is a gap there. The core names its Go argument, which means nothing to a client.
+		log.ErrorContext(ctx, "the core refused an argument that validation let through", "method", method, "error", err)
+		return status.Error(codes.InvalidArgument, validUTF8(subject+": invalid argument"))
+	}
 	if errors.Is(err, shard.ErrInvalidArgument) {
-		// The core promises a FieldError for every rejection; without one no field can be named.
+		// No argument named; the core's sentinel text is all there is.
 		return status.Error(codes.InvalidArgument, validUTF8(err.Error()))
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {

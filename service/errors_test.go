@@ -162,12 +162,39 @@ func TestErrorsNameWhatFailed(t *testing.T) {
 	}
 }
 
-func TestCoreFieldErrorsBecomeBadRequest(t *testing.T) {
+// The page token is the one argument only the core checks; its rejection still names the field.
+func TestCoreBadPageTokenNamesPageToken(t *testing.T) {
 	h := newHarness(t)
 	h.counters.EXPECT().List(gomock.Any(), gomock.Any()).
-		Return(nil, "", fmt.Errorf("list: %w", &shard.FieldError{Field: "page_token", Msg: "was issued for another prefix"}))
+		Return(nil, "", fmt.Errorf("list: %w", shard.ErrBadPageToken))
 	err := list(&tallyv1.ListCountersRequest{PageToken: "stale"})(testContext(t), h.wire)
 	wantFieldViolation(t, err, "page_token")
+}
+
+// A real core rejection (an ArgError, in the core's argument names) can only reach toStatus if
+// validation missed a check: it is answered INVALID_ARGUMENT without the core's argument name,
+// and logged as the bug it is.
+func TestCoreArgErrorIsInvalidArgumentWithoutCoreNames(t *testing.T) {
+	store, err := shard.New(nil, shard.Options{}) // rejections happen before the client is used
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, coreErr := store.Get(t.Context(), "a/b")
+	var arg *shard.ArgError
+	if !errors.As(coreErr, &arg) || arg.Arg != "id" {
+		t.Fatalf("core error %v, want an ArgError about id", coreErr)
+	}
+	logs := &syncBuffer{}
+	st := status.Convert(toStatus(t.Context(), slog.New(slog.NewTextHandler(logs, nil)), about(counterSubject("a/b"), coreErr)))
+	if want := `counter "counters/a/b": invalid argument`; st.Code() != codes.InvalidArgument || st.Message() != want {
+		t.Errorf("status %v %q, want InvalidArgument %q", st.Code(), st.Message(), want)
+	}
+	if len(st.Details()) != 0 {
+		t.Errorf("details %v, want none: no API field is known", st.Details())
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("log %q has no error", logs.String())
+	}
 }
 
 // Core faults that come back without an error must still reach the client as INTERNAL, not as
@@ -246,7 +273,7 @@ func TestToStatus(t *testing.T) {
 		{name: "invalid argument without a field", ctx: t.Context(), err: fmt.Errorf("%w: bad cursor", shard.ErrInvalidArgument),
 			code: codes.InvalidArgument, msg: "invalid argument: bad cursor"},
 		{name: "known error without a subject", ctx: t.Context(), err: shard.ErrNotFound, code: codes.NotFound, msg: "request does not exist"},
-		{name: "field error with invalid UTF-8", ctx: t.Context(), err: &shard.FieldError{Field: "name", Msg: "bad \xff"},
+		{name: "field error with invalid UTF-8", ctx: t.Context(), err: &fieldError{field: "name", msg: "bad \xff"},
 			code: codes.InvalidArgument, msg: "name: bad \uFFFD"},
 	}
 	for _, tt := range tests {

@@ -3,15 +3,18 @@ package service
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 	"github.com/tally-dev/tally/shard"
 )
 
 // Every request is checked here, before the core is called, so that a malformed request never
-// reaches Firestore and every rejection names the field the way the proto spells it. Each
-// validate function returns the arguments of the Counters call it guards.
+// reaches Firestore and every rejection names the field the way the proto spells it. This is the
+// only place that names API fields: the rules themselves are the core's (shard.ValidateCounterID,
+// ValidateKey, ValidateShards, ValidatePrefix, PageSize and the Max constants), which the core
+// checks again in its own terms (shard.ArgError) for callers that did not validate. Each validate
+// function returns the arguments of the Counters call it guards. The page token alone is left to
+// the core (see validateList).
 
 // namePrefix starts every counter's resource name: counters/{counter_id}.
 const namePrefix = "counters/"
@@ -19,18 +22,30 @@ const namePrefix = "counters/"
 // updatableField is the only update_mask path UpdateCounter accepts.
 const updatableField = "shard_count"
 
-// maxIDBytes is the longest counter id the API allows, and so the longest prefix that can match
-// one.
-const maxIDBytes = 1500
-
 // maxEcho bounds how much of a rejected value is repeated in an error message: names are not
 // length-checked before they are found malformed, and a status message travels in a header.
 const maxEcho = 64
 
-// invalid is a validation failure. It reuses the core's FieldError so that the service's and
-// the core's rejections reach the client the same way.
+// fieldError is a rejected request field, named as the proto spells it (e.g. "requests[2].name").
+// toStatus turns it into INVALID_ARGUMENT with a google.rpc.BadRequest field violation.
+type fieldError struct {
+	field string
+	msg   string
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.msg }
+
+// invalid is a validation failure of field.
 func invalid(field, format string, args ...any) error {
-	return &shard.FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	return &fieldError{field: field, msg: fmt.Sprintf(format, args...)}
+}
+
+// checkField names field in a rule's complaint about it, if any.
+func checkField(field string, err error) error {
+	if err != nil {
+		return invalid(field, "%v", err)
+	}
+	return nil
 }
 
 // resourceName is the name of the counter with the given id.
@@ -45,44 +60,10 @@ func parseName(field, name string) (string, error) {
 	case !ok:
 		return "", invalid(field, "%s does not have the form counters/{counter_id}", echo(name))
 	}
-	if err := shard.ValidateCounterID(id); err != nil {
-		return "", invalid(field, "%v", err)
+	if err := checkField(field, shard.ValidateCounterID(id)); err != nil {
+		return "", err
 	}
 	return id, nil
-}
-
-func checkCounterID(field, id string) error {
-	if err := shard.ValidateCounterID(id); err != nil {
-		return invalid(field, "%v", err)
-	}
-	return nil
-}
-
-func checkKey(field, key string) error {
-	if err := shard.ValidateKey(key); err != nil {
-		return invalid(field, "%v", err)
-	}
-	return nil
-}
-
-func checkShards(field string, n int32) error {
-	if err := shard.ValidateShards(int(n)); err != nil {
-		return invalid(field, "%v", err)
-	}
-	return nil
-}
-
-// checkPrefix accepts what could start a counter id; the core refuses anything else too.
-func checkPrefix(field, prefix string) error {
-	switch {
-	case len(prefix) > maxIDBytes:
-		return invalid(field, "is %d bytes, longer than the longest counter id (%d bytes)", len(prefix), maxIDBytes)
-	case !utf8.ValidString(prefix):
-		return invalid(field, "must be valid UTF-8")
-	case strings.Contains(prefix, "/"):
-		return invalid(field, "must not contain '/', which no counter id contains")
-	}
-	return nil
 }
 
 // echo quotes a rejected value for an error message, cut to maxEcho bytes.
@@ -97,7 +78,7 @@ func validateIncrement(req *tallyv1.IncrementRequest) (id string, err error) {
 	if id, err = parseName("name", req.GetName()); err != nil {
 		return "", err
 	}
-	return id, checkKey("idempotency_key", req.GetIdempotencyKey())
+	return id, checkField("idempotency_key", shard.ValidateKey(req.GetIdempotencyKey()))
 }
 
 func validateBatchIncrement(req *tallyv1.BatchIncrementRequest) ([]shard.Delta, error) {
@@ -108,7 +89,7 @@ func validateBatchIncrement(req *tallyv1.BatchIncrementRequest) ([]shard.Delta, 
 	case len(reqs) > shard.MaxBatchDeltas:
 		return nil, invalid("requests", "holds %d increments, more than the limit of %d", len(reqs), shard.MaxBatchDeltas)
 	}
-	if err := checkKey("idempotency_key", req.GetIdempotencyKey()); err != nil {
+	if err := checkField("idempotency_key", shard.ValidateKey(req.GetIdempotencyKey())); err != nil {
 		return nil, err
 	}
 	deltas := make([]shard.Delta, len(reqs))
@@ -150,11 +131,11 @@ func validateBatchGet(req *tallyv1.BatchGetCountersRequest) ([]string, error) {
 }
 
 func validateCreate(req *tallyv1.CreateCounterRequest) (id string, shards int, err error) {
-	if err := checkCounterID("counter_id", req.GetCounterId()); err != nil {
+	if err := checkField("counter_id", shard.ValidateCounterID(req.GetCounterId())); err != nil {
 		return "", 0, err
 	}
 	n := req.GetCounter().GetShardCount()
-	if err := checkShards("counter.shard_count", n); err != nil {
+	if err := checkField("counter.shard_count", shard.ValidateShards(int(n))); err != nil {
 		return "", 0, err
 	}
 	return req.GetCounterId(), int(n), nil
@@ -176,7 +157,7 @@ func validateUpdate(req *tallyv1.UpdateCounterRequest) (id string, shards int, e
 				"%s is not updatable; the only updatable field is %s", echo(path), updatableField)
 		}
 	}
-	if err := checkShards("counter.shard_count", c.GetShardCount()); err != nil {
+	if err := checkField("counter.shard_count", shard.ValidateShards(int(c.GetShardCount()))); err != nil {
 		return "", 0, err
 	}
 	return id, int(c.GetShardCount()), nil
@@ -186,7 +167,7 @@ func validateReset(req *tallyv1.ResetCounterRequest) (id string, err error) {
 	if id, err = parseName("name", req.GetName()); err != nil {
 		return "", err
 	}
-	return id, checkKey("idempotency_key", req.GetIdempotencyKey())
+	return id, checkField("idempotency_key", shard.ValidateKey(req.GetIdempotencyKey()))
 }
 
 func validateDelete(req *tallyv1.DeleteCounterRequest) (id string, err error) {
@@ -194,22 +175,18 @@ func validateDelete(req *tallyv1.DeleteCounterRequest) (id string, err error) {
 }
 
 // validateList leaves page_token to the core: the token is opaque here, and the core checks that
-// it was issued for the same prefix and view.
+// it was issued for the same prefix and view (shard.ErrBadPageToken, which toStatus answers
+// naming page_token).
 func validateList(req *tallyv1.ListCountersRequest) (shard.ListOptions, error) {
 	opts := shard.ListOptions{Prefix: req.GetPrefix(), PageToken: req.GetPageToken()}
-	if err := checkPrefix("prefix", opts.Prefix); err != nil {
+	if err := checkField("prefix", shard.ValidatePrefix(opts.Prefix)); err != nil {
 		return shard.ListOptions{}, err
 	}
-	switch size := req.GetPageSize(); {
-	case size < 0:
-		return shard.ListOptions{}, invalid("page_size", "is %d; it must not be negative", size)
-	case size == 0:
-		opts.PageSize = shard.DefaultPageSize
-	case size > shard.MaxPageSize:
-		opts.PageSize = shard.MaxPageSize
-	default:
-		opts.PageSize = int(size)
+	size, err := shard.PageSize(int(req.GetPageSize()))
+	if err != nil {
+		return shard.ListOptions{}, invalid("page_size", "%v", err)
 	}
+	opts.PageSize = size
 	switch view := req.GetView(); view {
 	case tallyv1.CounterView_COUNTER_VIEW_UNSPECIFIED, tallyv1.CounterView_COUNTER_VIEW_BASIC:
 		opts.WithValues = false

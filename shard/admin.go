@@ -13,10 +13,10 @@ import (
 
 // Create creates a counter with value 0 and the given shard count (0 = the default).
 func (s *Store) Create(ctx context.Context, id string, shards int) (*Counter, error) {
-	if err := checkID("counter_id", id); err != nil {
+	if err := check("id", ValidateCounterID(id)); err != nil {
 		return nil, err
 	}
-	n, err := s.shardCount("counter.shard_count", shards)
+	n, err := s.shardCount(shards)
 	if err != nil {
 		return nil, err
 	}
@@ -49,9 +49,10 @@ func (s *Store) Create(ctx context.Context, id string, shards int) (*Counter, er
 	return &Counter{ID: id, ShardCount: n, CreateTime: t, UpdateTime: t, ReadTime: t}, nil
 }
 
-func (s *Store) shardCount(field string, n int) (int, error) {
-	if err := ValidateShards(n); err != nil {
-		return 0, invalid(field, err.Error())
+// shardCount is the shard count a Create or Resize asks for: n, or the default for 0.
+func (s *Store) shardCount(n int) (int, error) {
+	if err := check("shards", ValidateShards(n)); err != nil {
+		return 0, err
 	}
 	if n == 0 {
 		return s.opts.DefaultShards, nil
@@ -64,10 +65,10 @@ func (s *Store) shardCount(field string, n int) (int, error) {
 // deletes the shards past the new count. Rewriting every shard is also what tells the other
 // servers: their next conditional write to the counter fails, and they reload it.
 func (s *Store) Resize(ctx context.Context, id string, shards int) (*Counter, error) {
-	if err := checkID("counter.name", id); err != nil {
+	if err := check("id", ValidateCounterID(id)); err != nil {
 		return nil, err
 	}
-	n, err := s.shardCount("counter.shard_count", shards)
+	n, err := s.shardCount(shards)
 	if err != nil {
 		return nil, err
 	}
@@ -136,10 +137,10 @@ func (s *Store) rewriteShards(tx *firestore.Transaction, id, gen string, values 
 // Reset sets a counter back to 0 by setting every shard to 0. With a key it applies at most once per
 // (counter, key), so a retried reset cannot wipe increments made after the first one.
 func (s *Store) Reset(ctx context.Context, id string, key string) (WriteResult, error) {
-	if err := checkID("name", id); err != nil {
+	if err := check("id", ValidateCounterID(id)); err != nil {
 		return WriteResult{}, err
 	}
-	if err := checkKey("idempotency_key", key); err != nil {
+	if err := check("key", ValidateKey(key)); err != nil {
 		return WriteResult{}, err
 	}
 	var replayed *WriteResult
@@ -190,7 +191,7 @@ func (s *Store) Reset(ctx context.Context, id string, key string) (WriteResult, 
 
 // Delete deletes a counter and its shards. Its idempotency records expire on their own.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := checkID("name", id); err != nil {
+	if err := check("id", ValidateCounterID(id)); err != nil {
 		return err
 	}
 	_, err := s.transact(ctx, id, func(tx *firestore.Transaction, cfg config, shards map[int]*firestore.DocumentSnapshot) error {

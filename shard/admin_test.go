@@ -208,7 +208,7 @@ func TestBatchGetAndList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.List(ctx, shard.ListOptions{PageSize: 1, PageToken: next, Prefix: "x"}); !errors.Is(err, shard.ErrInvalidArgument) {
+	if _, _, err := s.List(ctx, shard.ListOptions{PageSize: 1, PageToken: next, Prefix: "x"}); !errors.Is(err, shard.ErrInvalidArgument) || !errors.Is(err, shard.ErrBadPageToken) {
 		t.Fatalf("token with another prefix: %v", err)
 	}
 }

@@ -11,15 +11,15 @@ import (
 // does. Deltas of the same counter add up. Counters are created on first use. With a key the
 // whole batch applies at most once per key within the key retention.
 func (s *Store) BatchIncrement(ctx context.Context, deltas []Delta, key string) (WriteResult, error) {
-	if len(deltas) == 0 || len(deltas) > MaxBatchDeltas {
-		return WriteResult{}, invalid("requests", fmt.Sprintf("has %d increments; 1 to %d are allowed", len(deltas), MaxBatchDeltas))
+	if err := checkCount("deltas", len(deltas), MaxBatchDeltas, "deltas"); err != nil {
+		return WriteResult{}, err
 	}
-	if err := checkKey("idempotency_key", key); err != nil {
+	if err := check("key", ValidateKey(key)); err != nil {
 		return WriteResult{}, err
 	}
 	totals := map[string]int64{}
 	for i, d := range deltas {
-		if err := checkID(fmt.Sprintf("requests[%d].name", i), d.CounterID); err != nil {
+		if err := check(fmt.Sprintf("deltas[%d].CounterID", i), ValidateCounterID(d.CounterID)); err != nil {
 			return WriteResult{}, err
 		}
 		sum, ok := addInt64(totals[d.CounterID], d.Delta, 0)

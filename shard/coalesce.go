@@ -61,10 +61,10 @@ func (c *call) finish(r WriteResult, err error) { c.done <- WriteResultOrError{r
 // Increment adds delta to the counter, creating it with the default shard count on first use. With
 // a key it applies at most once per (counter, key) within the key retention.
 func (s *Store) Increment(ctx context.Context, id string, delta int64, key string) (WriteResult, error) {
-	if err := checkID("name", id); err != nil {
+	if err := check("id", ValidateCounterID(id)); err != nil {
 		return WriteResult{}, err
 	}
-	if err := checkKey("idempotency_key", key); err != nil {
+	if err := check("key", ValidateKey(key)); err != nil {
 		return WriteResult{}, err
 	}
 	c := &call{delta: delta, key: key, fingerprint: incrementFingerprint(delta), done: make(chan WriteResultOrError, 1)}

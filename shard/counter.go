@@ -1,6 +1,10 @@
 package shard
 
-import "time"
+import (
+	"time"
+
+	"github.com/tally-dev/tally/internal/ids"
+)
 
 // Counter is a counter's configuration and, where read, its value.
 type Counter struct {
@@ -36,8 +40,10 @@ type ListOptions struct {
 
 // Limits the core enforces.
 const (
-	MaxShards       = 1000
-	MaxKeyBytes     = 1500
+	MaxShards = 1000
+	// MaxKeyBytes: an idempotency key may be as long as a counter id. Records are named by the
+	// key's hash, so this is the API's choice rather than a Firestore limit.
+	MaxKeyBytes     = ids.MaxBytes
 	MaxBatchDeltas  = 500
 	MaxBatchGet     = 100
 	MaxPageSize     = 1000

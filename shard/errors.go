@@ -1,13 +1,19 @@
 package shard
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors returned by the sharding core, grouped by what the caller should do. The gRPC service
 // maps each to one status code.
 var (
-	// ErrInvalidArgument wraps every rejection of malformed input (see FieldError); nothing was
-	// written.
+	// ErrInvalidArgument wraps every rejection of malformed input (an ArgError, or
+	// ErrBadPageToken); nothing was written.
 	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrBadPageToken: a List page token is malformed or was issued for another prefix or view.
+	// Only the core can tell: the token is opaque to everyone else.
+	ErrBadPageToken = fmt.Errorf("%w: the page token is malformed or was issued for a different prefix or view", ErrInvalidArgument)
 	// ErrNotFound: the counter does not exist.
 	ErrNotFound = errors.New("counter not found")
 	// ErrAlreadyExists: CreateCounter of a counter that exists.
@@ -28,15 +34,18 @@ var (
 	ErrClosed = errors.New("the counter store is closed")
 )
 
-// FieldError is an ErrInvalidArgument that names the offending request field.
-type FieldError struct {
-	Field string // e.g. "name", "delta", "shard_count"
-	Msg   string
+// ArgError is an ErrInvalidArgument that names the offending argument of a Store method by its
+// Go name: "id", "key", "shards", "deltas", "deltas[i].CounterID", "ids", "ids[i]",
+// "opts.Prefix", "opts.PageSize". These are the core's terms, not the API's: service/ validates
+// each request before calling the core and names the request field itself.
+type ArgError struct {
+	Arg string
+	Msg string // what is wrong, e.g. "counter id must not be empty"
 }
 
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+func (e *ArgError) Error() string { return "invalid argument " + e.Arg + ": " + e.Msg }
 
 // Unwrap makes errors.Is(err, ErrInvalidArgument) true.
-func (e *FieldError) Unwrap() error { return ErrInvalidArgument }
+func (e *ArgError) Unwrap() error { return ErrInvalidArgument }
 
-func invalid(field, msg string) error { return &FieldError{Field: field, Msg: msg} }
+func invalid(arg, msg string) error { return &ArgError{Arg: arg, Msg: msg} }

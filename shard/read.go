@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"unicode/utf8"
 
 	"cloud.google.com/go/firestore"
@@ -17,7 +16,7 @@ import (
 // of its current generation, read in the same snapshot as the configuration; ReadTime is that
 // snapshot's time.
 func (s *Store) Get(ctx context.Context, id string) (*Counter, error) {
-	if err := checkID("name", id); err != nil {
+	if err := check("id", ValidateCounterID(id)); err != nil {
 		return nil, err
 	}
 	cs, err := s.BatchGet(ctx, []string{id})
@@ -30,14 +29,16 @@ func (s *Store) Get(ctx context.Context, id string) (*Counter, error) {
 // BatchGet reads several counters and their values at one read time, in the order of ids.
 // It fails with ErrNotFound if any does not exist.
 func (s *Store) BatchGet(ctx context.Context, ids []string) ([]*Counter, error) {
-	if len(ids) == 0 || len(ids) > MaxBatchGet {
-		return nil, invalid("names", fmt.Sprintf("has %d names; 1 to %d are allowed", len(ids), MaxBatchGet))
+	if err := checkCount("ids", len(ids), MaxBatchGet, "ids"); err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		if err := check(fmt.Sprintf("ids[%d]", i), ValidateCounterID(id)); err != nil {
+			return nil, err
+		}
 	}
 	refs := make([]*firestore.DocumentRef, len(ids))
 	for i, id := range ids {
-		if err := checkID(fmt.Sprintf("names[%d]", i), id); err != nil {
-			return nil, err
-		}
 		refs[i] = s.metaRef(id)
 	}
 	var out []*Counter
@@ -92,22 +93,19 @@ func counterOf(id string, cfg config) *Counter {
 
 // List returns a page of counters in id order and the token of the next page ("" at the end).
 func (s *Store) List(ctx context.Context, opts ListOptions) ([]*Counter, string, error) {
-	if err := checkPrefix(opts.Prefix); err != nil {
+	if err := check("opts.Prefix", ValidatePrefix(opts.Prefix)); err != nil {
 		return nil, "", err
 	}
-	switch {
-	case opts.PageSize < 0:
-		return nil, "", invalid("page_size", "must not be negative")
-	case opts.PageSize == 0:
-		opts.PageSize = DefaultPageSize
-	case opts.PageSize > MaxPageSize:
-		opts.PageSize = MaxPageSize
+	size, err := PageSize(opts.PageSize)
+	if err != nil {
+		return nil, "", invalid("opts.PageSize", err.Error())
 	}
+	opts.PageSize = size
 	after := ""
 	if opts.PageToken != "" {
 		tok, err := decodeToken(opts.PageToken)
 		if err != nil || tok.Prefix != opts.Prefix || tok.Values != opts.WithValues {
-			return nil, "", invalid("page_token", "is malformed or was issued for a different prefix or view")
+			return nil, "", ErrBadPageToken
 		}
 		after = tok.After
 	}
@@ -153,7 +151,6 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]*Counter, string,
 		}
 		return nil
 	}
-	var err error
 	if opts.WithValues {
 		err = s.client.RunTransaction(ctx, read, firestore.ReadOnly)
 	} else {
@@ -168,18 +165,6 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]*Counter, string,
 		next = encodeToken(pageToken{After: out[len(out)-1].ID, Prefix: opts.Prefix, Values: opts.WithValues})
 	}
 	return out, next, nil
-}
-
-func checkPrefix(p string) error {
-	switch {
-	case len(p) > MaxKeyBytes:
-		return invalid("prefix", fmt.Sprintf("is %d bytes; a counter id has at most %d", len(p), MaxKeyBytes))
-	case !utf8.ValidString(p):
-		return invalid("prefix", "must be valid UTF-8")
-	case strings.Contains(p, "/"):
-		return invalid("prefix", "must not contain '/', which no counter id contains")
-	}
-	return nil
 }
 
 // prefixEnd is the smallest string greater than every string starting with p: p with its last
