@@ -94,9 +94,7 @@ func (c *commitment) commitLocked(ctx context.Context, groups []*group) (rest []
 			}
 		}
 	}
-	for _, g := range groups {
-		g.failed(classify(err))
-	}
+	c.failed(ctx, groups, classify(err))
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -150,13 +151,33 @@ func (s *Store) commitRequests(ctx context.Context, entries []*entry, reqs []*re
 			groups = c.commitLocked(ctx, groups)
 			continue
 		}
-		groups, locked = c.commitFast(ctx, groups)
+		var why string
+		groups, why = c.commitFast(ctx, groups)
+		locked = why != ""
+		if locked && len(groups) > 0 && s.opts.Logger.Enabled(ctx, slog.LevelDebug) {
+			s.opts.Logger.DebugContext(ctx, "a commit falls back to the locked path", "counters", c.counterIDs(),
+				"requests", countRequests(groups), "why", why)
+		}
 	}
 }
 
+// Why the next try of a commitment takes the locked path.
+const (
+	lockedForBounds = "the fast path cannot take a request: a total near the int64 bounds, or a counter in exact mode"
+	lockedForRace   = "another writer raced for a shard"
+)
+
+// lockedFor is why the groups the fast path deferred go to the locked path; "" if there are none.
+func lockedFor(deferred []*group) string {
+	if len(deferred) > 0 {
+		return lockedForBounds
+	}
+	return ""
+}
+
 // commitFast plans groups on the cached states and commits them with conditional writes. It
-// returns the groups left to try and whether the next try should take the locked path.
-func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*group, lockedNext bool) {
+// returns the groups left to try and, if the next try should take the locked path, why.
+func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*group, lockedNext string) {
 	s := c.s
 	for _, e := range c.entries {
 		e.stateMu.Lock()
@@ -172,7 +193,7 @@ func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*g
 			for _, g := range groups {
 				g.failed(classify(err))
 			}
-			return nil, false
+			return nil, ""
 		}
 		e.maxLanes.Store(int32(min(s.opts.MaxInFlight, max(e.st.shardCount, 1))))
 	}
@@ -194,7 +215,7 @@ func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*g
 	}
 	unlock()
 	if len(planned) == 0 {
-		return deferred, true
+		return deferred, lockedFor(deferred)
 	}
 	release := func() {
 		for _, p := range ordered {
@@ -235,7 +256,7 @@ func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*g
 		for _, g := range planned {
 			g.applied(commitTime)
 		}
-		return deferred, true
+		return deferred, lockedFor(deferred)
 	}
 
 	in, ierr := c.inspect(ctx, ordered, recordRefs)
@@ -246,19 +267,15 @@ func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*g
 		for _, g := range planned {
 			g.applied(in.appliedAt)
 		}
-		return deferred, true
+		return deferred, lockedFor(deferred)
 	case ierr != nil:
 		c.invalidate()
-		for _, g := range planned {
-			g.failed(unknownOutcome(fmt.Errorf("%v (and reading back: %v)", err, ierr)))
-		}
-		return deferred, true
+		c.failed(ctx, planned, unknownOutcome(fmt.Errorf("%v (and reading back: %v)", err, ierr)))
+		return deferred, lockedFor(deferred)
 	case !outcomeKnown(err):
 		c.invalidate()
-		for _, g := range planned {
-			g.failed(unknownOutcome(err))
-		}
-		return deferred, true
+		c.failed(ctx, planned, unknownOutcome(err))
+		return deferred, lockedFor(deferred)
 	}
 	// Nothing was applied: answer the keys used before, and try the rest again.
 	for _, g := range planned {
@@ -270,7 +287,10 @@ func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*g
 		}
 		rest = append(rest, g)
 	}
-	return append(rest, deferred...), in.raced || len(deferred) > 0
+	if in.raced {
+		return append(rest, deferred...), lockedForRace
+	}
+	return append(rest, deferred...), lockedFor(deferred)
 }
 
 // plan adds the leader's deltas of g to the plans, all or none; false if the fast path cannot
@@ -298,6 +318,27 @@ func (c *commitment) plan(g *group, plans map[*entry]*shardPlan) bool {
 		done = append(done, placed{p, n, pt.delta})
 	}
 	return true
+}
+
+// failed answers the groups with err after a commit failed. A commit whose outcome is unknown is
+// logged: the cause is usually Firestore being unreachable, which operators want to see.
+func (c *commitment) failed(ctx context.Context, groups []*group, err error) {
+	if errors.Is(err, ErrUnknownOutcome) {
+		c.s.opts.Logger.WarnContext(ctx, "commit outcome unknown", "counters", c.counterIDs(),
+			"requests", countRequests(groups), "error", err)
+	}
+	for _, g := range groups {
+		g.failed(err)
+	}
+}
+
+// counterIDs lists the counters of the commitment, for the log.
+func (c *commitment) counterIDs() []string {
+	out := make([]string, len(c.entries))
+	for i, e := range c.entries {
+		out[i] = e.id
+	}
+	return out
 }
 
 // invalidate drops the cached state of every counter involved, so that the next use reloads it.

@@ -12,7 +12,7 @@ package shard
 import (
 	"container/list"
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -21,9 +21,22 @@ import (
 	"cloud.google.com/go/firestore"
 )
 
-// Options configure a Store. Zero fields take the documented defaults.
+// The defaults of Options, exported so that a binary's flags default to the same values.
+const (
+	DefaultShards            = 16
+	DefaultKeyRetention      = 24 * time.Hour
+	DefaultMaxBatch          = 500
+	DefaultMaxInFlight       = 4
+	DefaultMaxQueue          = 20_000
+	DefaultMetadataTTL       = 30 * time.Second
+	DefaultMaxCachedCounters = 100_000
+	DefaultCommitTimeout     = 30 * time.Second
+)
+
+// Options configure a Store. Zero fields take the defaults above.
 type Options struct {
-	// DefaultShards is the shard count of counters created implicitly; default 16.
+	// DefaultShards is the shard count of counters created implicitly or with 0 shards, 1 to
+	// MaxShards; default DefaultShards (16).
 	DefaultShards int
 	// KeyRetention is how long idempotency records are kept (their expire_at); default 24h.
 	KeyRetention time.Duration
@@ -44,38 +57,41 @@ type Options struct {
 	MaxCachedCounters int
 	// CommitTimeout bounds one coalesced commit, including its retries; default 30s.
 	CommitTimeout time.Duration
-	Logger        *slog.Logger
+	// Logger receives what an operator may want to know of the commit sequence: a warning for
+	// every commit whose outcome is unknown, a debug line for every fall back to the locked path.
+	// Nil discards it.
+	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
 
 func (o *Options) setDefaults() error {
 	if o.DefaultShards == 0 {
-		o.DefaultShards = 16
+		o.DefaultShards = DefaultShards
 	}
 	if o.DefaultShards < 1 || o.DefaultShards > MaxShards {
-		return errors.New("shard: DefaultShards must be between 1 and 1000")
+		return fmt.Errorf("shard: DefaultShards is %d; it must be between 1 and %d", o.DefaultShards, MaxShards)
 	}
 	if o.KeyRetention <= 0 {
-		o.KeyRetention = 24 * time.Hour
+		o.KeyRetention = DefaultKeyRetention
 	}
 	if o.MaxBatch <= 0 {
-		o.MaxBatch = 500
+		o.MaxBatch = DefaultMaxBatch
 	}
 	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = 4
+		o.MaxInFlight = DefaultMaxInFlight
 	}
 	if o.MaxQueue <= 0 {
-		o.MaxQueue = 20_000
+		o.MaxQueue = DefaultMaxQueue
 	}
 	if o.MetadataTTL <= 0 {
-		o.MetadataTTL = 30 * time.Second
+		o.MetadataTTL = DefaultMetadataTTL
 	}
 	if o.MaxCachedCounters <= 0 {
-		o.MaxCachedCounters = 100_000
+		o.MaxCachedCounters = DefaultMaxCachedCounters
 	}
 	if o.CommitTimeout <= 0 {
-		o.CommitTimeout = 30 * time.Second
+		o.CommitTimeout = DefaultCommitTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

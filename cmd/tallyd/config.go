@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"time"
 
 	"github.com/tally-dev/tally/shard"
@@ -39,6 +38,13 @@ type Config struct {
 	GCPercent int
 }
 
+// Upper bounds of --max-batch and --max-in-flight. The store takes any positive value; tallyd
+// bounds its flags to refuse an obviously mistaken one.
+const (
+	maxMaxBatch    = 10_000
+	maxMaxInFlight = 64
+)
+
 // defaultGCPercent lets the heap grow to five times its live size between collections. tallyd's
 // live heap is small (tens of MB) and a hot counter allocates per call, so the runtime's default
 // of 100 spends a large share of the CPU collecting.
@@ -62,10 +68,10 @@ func parseConfig(args []string, env getenv, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.DataDir, "data-dir", "./tally-data", "embedded storage: data directory")
 	fs.StringVar(&c.Project, "project", env("GOOGLE_CLOUD_PROJECT"), "Firestore project id (default $GOOGLE_CLOUD_PROJECT)")
 	fs.StringVar(&c.Database, "database", orDefault(env("TALLY_DATABASE"), "(default)"), "Firestore database id (default $TALLY_DATABASE or (default))")
-	fs.IntVar(&c.DefaultShards, "default-shards", 16, "shard count of counters created implicitly")
-	fs.IntVar(&c.MaxBatch, "max-batch", 500, "most increments of one counter coalesced into one commit")
-	fs.IntVar(&c.MaxInFlight, "max-in-flight", 4, "most commits of one counter in flight at once; more than one only while a full batch waits")
-	fs.DurationVar(&c.KeyRetention, "key-retention", 24*time.Hour, "how long idempotency keys are remembered")
+	fs.IntVar(&c.DefaultShards, "default-shards", shard.DefaultShards, "shard count of counters created implicitly")
+	fs.IntVar(&c.MaxBatch, "max-batch", shard.DefaultMaxBatch, "most increments of one counter coalesced into one commit")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight", shard.DefaultMaxInFlight, "most commits of one counter in flight at once; more than one only while a full batch waits")
+	fs.DurationVar(&c.KeyRetention, "key-retention", shard.DefaultKeyRetention, "how long idempotency keys are remembered")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on shutdown, how long the increments in flight may take to commit; the calls then get "+answerGrace.String()+" more to send their answers before they are cut off")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", env("K_SERVICE") != "", "log JSON lines (default on Cloud Run)")
@@ -121,14 +127,14 @@ func (c *Config) Validate() error {
 	if c.Database == "" {
 		return errors.New("--database must not be empty")
 	}
-	if err := shard.ValidateShards(c.DefaultShards); err != nil || c.DefaultShards == 0 {
-		return fmt.Errorf("--default-shards %s", strconv.Itoa(c.DefaultShards)+" is out of range 1..1000")
+	if c.DefaultShards < 1 || c.DefaultShards > shard.MaxShards {
+		return fmt.Errorf("--default-shards %d is out of range 1..%d", c.DefaultShards, shard.MaxShards)
 	}
-	if c.MaxBatch < 1 || c.MaxBatch > 10_000 {
-		return fmt.Errorf("--max-batch %d is out of range 1..10000", c.MaxBatch)
+	if c.MaxBatch < 1 || c.MaxBatch > maxMaxBatch {
+		return fmt.Errorf("--max-batch %d is out of range 1..%d", c.MaxBatch, maxMaxBatch)
 	}
-	if c.MaxInFlight < 1 || c.MaxInFlight > 64 {
-		return fmt.Errorf("--max-in-flight %d is out of range 1..64", c.MaxInFlight)
+	if c.MaxInFlight < 1 || c.MaxInFlight > maxMaxInFlight {
+		return fmt.Errorf("--max-in-flight %d is out of range 1..%d", c.MaxInFlight, maxMaxInFlight)
 	}
 	if c.KeyRetention < time.Minute {
 		return fmt.Errorf("--key-retention %s is below the minimum of 1m", c.KeyRetention)
