@@ -132,17 +132,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	em, err := emulator.Start(ctx, emulator.Options{
 		DataDir:          cfg.DataDir,
 		InMemory:         cfg.InMemory,
-		Addr:             net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
+		Addr:             addr,
 		Logger:           log,
 		VersionRetention: cfg.VersionRetention,
 		TTL:              policies,
 		TTLInterval:      cfg.TTLInterval,
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("starting the emulator on %s: %w", addr, err)
 	}
 	storageDesc := "in memory (lost on exit)"
 	if !cfg.InMemory {
@@ -153,7 +154,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	printTTLPolicies(stdout, policies, cfg.TTLInterval)
 	<-ctx.Done()
 	log.Info("shutting down")
-	return em.Close()
+	if err := em.Close(); err != nil {
+		return fmt.Errorf("closing the emulator: %w", err)
+	}
+	return nil
 }
 
 func printTTLPolicies(w io.Writer, policies []ttl.Policy, interval time.Duration) {

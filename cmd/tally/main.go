@@ -22,14 +22,15 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-// run executes one tally command line and returns its exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g, rest, err := parseGlobals(args, os.Getenv)
+// run executes one tally command line and returns its exit code. getenv is os.Getenv, a
+// parameter so that tests control the environment ($TALLY_ADDR).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	g, rest, err := parseGlobals(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return writeOrFail(stderr, writeUsage(stdout))
 	}

@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, env getenv, stdout, stderr io.Write
 
 	client, closeStorage, err := openFirestore(ctx, cfg, log)
 	if err != nil {
-		return err
+		return fmt.Errorf("opening %s storage: %w", cfg.Storage, err)
 	}
 	defer func() {
 		if err := closeStorage(); err != nil {
@@ -64,15 +64,15 @@ func run(ctx context.Context, args []string, env getenv, stdout, stderr io.Write
 		KeyRetention:  cfg.KeyRetention,
 		MaxBatch:      cfg.MaxBatch,
 		MaxInFlight:   cfg.MaxInFlight,
-		Logger:        log,
+		Logger:        log.With("component", "shard"),
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("creating the counter store: %w", err)
 	}
 
 	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
 	// The service's codec lets a request whose strings are not valid UTF-8 reach validation, which
 	// answers INVALID_ARGUMENT naming the field instead of gRPC's INTERNAL.
@@ -104,7 +104,7 @@ func run(ctx context.Context, args []string, env getenv, stdout, stderr io.Write
 	}
 	log.Info("shutting down: refusing new calls, committing and answering the calls in flight")
 	if err := shutdown(gs, healthSrv, counters, calls, cfg.ShutdownTimeout, log); err != nil {
-		return err
+		return fmt.Errorf("shutting down: %w", err)
 	}
 	st := counters.Stats()
 	log.Info("shut down cleanly", "coalesced_commits", st.Commits, "coalesced_increments", st.Increments, "peak_lanes", st.PeakLanes)
