@@ -74,22 +74,12 @@ func (s *Store) Resize(ctx context.Context, id string, shards int) (*Counter, er
 	}
 	var out *Counter
 	commitTime, err := s.transact(ctx, id, func(tx *firestore.Transaction, cfg config, shards map[int]*firestore.DocumentSnapshot) error {
-		t, err := shardTotal(shards, cfg.generation)
+		t, err := s.respread(tx, id, cfg, shards, n)
 		if err != nil {
 			return err
 		}
-		if !t.IsInt64() {
-			return fmt.Errorf("the total of counter %q does not fit in int64: %w", id, ErrOutOfRange)
-		}
-		shares, ok := evenSplit(t.Int64(), n)
-		if err := s.rewriteShards(tx, id, cfg.generation, shares, shards); err != nil {
-			return err
-		}
-		if err := tx.Update(s.metaRef(id), []firestore.Update{{Path: fieldShardCount, Value: n}, {Path: fieldExact, Value: !ok}}); err != nil {
-			return err
-		}
 		out = counterOf(id, cfg)
-		out.ShardCount, out.Value = n, t.Int64()
+		out.ShardCount, out.Value = n, t
 		return nil
 	})
 	if err != nil {
@@ -97,6 +87,27 @@ func (s *Store) Resize(ctx context.Context, id string, shards int) (*Counter, er
 	}
 	out.UpdateTime, out.ReadTime = commitTime, commitTime
 	return out, nil
+}
+
+// respread spreads the exact total of a counter's shards (all of them, as lockShards read them)
+// evenly over n shards inside tx, deletes the shards past n and records n in the metadata, with
+// exact mode set if the total is too close to the int64 bounds. It returns the total.
+func (s *Store) respread(tx *firestore.Transaction, id string, cfg config, shards map[int]*firestore.DocumentSnapshot, n int) (int64, error) {
+	t, err := shardTotal(shards, cfg.generation)
+	if err != nil {
+		return 0, err
+	}
+	if !t.IsInt64() {
+		return 0, fmt.Errorf("the total of counter %q does not fit in int64: %w", id, ErrOutOfRange)
+	}
+	shares, ok := evenSplit(t.Int64(), n)
+	if err := s.rewriteShards(tx, id, cfg.generation, shares, shards); err != nil {
+		return 0, err
+	}
+	if err := tx.Update(s.metaRef(id), []firestore.Update{{Path: fieldShardCount, Value: n}, {Path: fieldExact, Value: !ok}}); err != nil {
+		return 0, err
+	}
+	return t.Int64(), nil
 }
 
 // shardTotal adds up, exactly, the counter's shards of generation gen.

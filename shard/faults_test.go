@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -296,40 +295,16 @@ func TestCommitOutlivingCommitTimeout(t *testing.T) {
 	}
 }
 
-// waitQueued waits until n goroutines are parked inside Store.Increment, that is, until calls
-// have reached the store's queue. The store has no public signal for that, and the order in which
-// calls join one batch is what TestSameKeyFollowerIsJudgedByTheRecord is about; this polls a
-// condition (the goroutines' state), it does not sleep in the hope that they got there.
-func waitQueued(t *testing.T, n int) {
+// waitQueued waits until n increments of counter id wait in s's queue: calls sent one at a time
+// and each waited for join the counter's next batch in the order they were sent.
+func waitQueued(t *testing.T, s *shard.Store, id string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	buf := make([]byte, 1<<20)
-	for {
-		for {
-			m := runtime.Stack(buf, true)
-			if m < len(buf) {
-				buf = buf[:m]
-				break
-			}
-			buf = make([]byte, 2*len(buf))
-		}
-		parked := 0
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			header, _, _ := strings.Cut(g, "\n")
-			state := header[strings.Index(header, "[")+1:]
-			waiting := strings.HasPrefix(state, "select") || strings.HasPrefix(state, "chan receive") || strings.HasPrefix(state, "sync.Cond.Wait")
-			if waiting && strings.Contains(g, "shard.(*Store).Increment(") {
-				parked++
-			}
-		}
-		if parked >= n {
-			return
-		}
+	for s.Queued(id) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d calls parked in Store.Increment after 10s, want %d", parked, n)
+			t.Fatalf("%d increments of %q queued after 10s, want %d", s.Queued(id), id, n)
 		}
-		buf = buf[:cap(buf)]
-		time.Sleep(time.Millisecond)
+		runtime.Gosched()
 	}
 }
 
@@ -363,12 +338,11 @@ func TestSameKeyFollowerIsJudgedByTheRecord(t *testing.T) {
 		return ch
 	}
 	prior := send(1, "")
-	<-hold.Hit()
-	waitQueued(t, 1)
+	<-hold.Hit() // prior's commit is held: the next calls queue behind it
 	other := send(7, "k")
-	waitQueued(t, 2)
+	waitQueued(t, s, "c", 1)
 	same := send(5, "k")
-	waitQueued(t, 3)
+	waitQueued(t, s, "c", 2)
 	close(release)
 
 	if a := <-prior; a.err != nil {

@@ -45,12 +45,15 @@ type lockedCounter struct {
 
 // lockedRun is what one run of the closure decided.
 type lockedRun struct {
-	appliedAt time.Time // an earlier attempt was found applied: nothing else was decided
-	counters  []*lockedCounter
-	replays   map[*group]*firestore.DocumentSnapshot
-	rejected  map[*group]error
-	accepted  map[*group]bool
-	writes    []*firestore.DocumentRef // what the run writes, to read back after a failure
+	// appliedBy names an earlier run found applied, at appliedAt: this run decided nothing else.
+	appliedBy   string
+	appliedAt   time.Time
+	createdGens []string // the generations of the counters this run creates
+	counters    []*lockedCounter
+	replays     map[*group]*firestore.DocumentSnapshot
+	rejected    map[*group]error
+	accepted    map[*group]bool
+	writes      []*firestore.DocumentRef // what the run writes, to read back after a failure
 }
 
 // commitLocked commits groups in a transaction, answers every group it can and returns the groups
@@ -59,22 +62,27 @@ func (c *commitment) commitLocked(ctx context.Context, groups []*group) (rest []
 	s := c.s
 	var run *lockedRun // the last run of the closure
 	runs := map[string]*lockedRun{}
+	m := newMarks() // of the runs so far
+	sent := false   // a run's commit was sent: it may have been applied
 	var resp firestore.CommitResponse
 	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		name := newAttempt()
-		c.attempts = append(c.attempts, name)
 		var err error
-		if run, err = c.runLocked(tx, groups, name); run != nil {
+		run, err = c.runLocked(tx, groups, name, m)
+		if run != nil {
 			runs[name] = run
+			m.attempts[name] = true
+			for _, gen := range run.createdGens {
+				m.gens[gen] = name
+			}
 		}
+		sent = sent || err == nil
 		return err
 	}, firestore.WithCommitResponseTo(&resp))
-	if run != nil && !run.appliedAt.IsZero() {
+	if run != nil && run.appliedBy != "" {
+		// An earlier run was applied, its answer lost; this run wrote nothing.
 		c.invalidate()
-		for _, g := range groups {
-			g.applied(run.appliedAt)
-		}
-		return nil
+		return c.settleLocked(groups, runs[run.appliedBy], run.appliedAt)
 	}
 	if err == nil {
 		c.cacheLocked(run, resp.CommitTime())
@@ -84,22 +92,37 @@ func (c *commitment) commitLocked(ctx context.Context, groups []*group) (rest []
 	// recognised it, but there was none, or it failed before reading.
 	c.invalidate()
 	var writes []*firestore.DocumentRef
+	seen := map[string]bool{}
 	for _, r := range runs {
-		writes = append(writes, r.writes...)
-	}
-	if len(writes) > 0 {
-		if snaps, _, ierr := c.readBack(ctx, writes); ierr == nil {
-			if at, name := c.firstAttemptIn(snaps); runs[name] != nil {
-				return c.settleLocked(groups, runs[name], at)
+		for _, ref := range r.writes {
+			if !seen[ref.Path] {
+				seen[ref.Path] = true
+				writes = append(writes, ref)
 			}
 		}
+	}
+	if sent && len(writes) > 0 {
+		snaps, ierr := c.readBack(ctx, writes)
+		if ierr != nil {
+			c.failed(ctx, groups, unknownOutcome(fmt.Errorf("%v (and reading back: %v)", err, ierr)))
+			return nil
+		}
+		if at, name := m.find(snaps); !at.IsZero() {
+			return c.settleLocked(groups, runs[name], at)
+		}
+	}
+	if sent && !outcomeKnown(err) {
+		c.failed(ctx, groups, unknownOutcome(err))
+		return nil
 	}
 	c.failed(ctx, groups, classify(err))
 	return nil
 }
 
 // runLocked is one run of the transaction's closure.
-func (c *commitment) runLocked(tx *firestore.Transaction, groups []*group, attempt string) (*lockedRun, error) {
+// earlier are the marks of the commit's earlier runs: if one of them was applied, the run only
+// says so (appliedBy) and writes nothing.
+func (c *commitment) runLocked(tx *firestore.Transaction, groups []*group, attempt string, earlier marks) (*lockedRun, error) {
 	s := c.s
 	run := &lockedRun{replays: map[*group]*firestore.DocumentSnapshot{}, rejected: map[*group]error{}, accepted: map[*group]bool{}}
 	metaRefs := make([]*firestore.DocumentRef, len(c.entries))
@@ -138,8 +161,8 @@ func (c *commitment) runLocked(tx *firestore.Transaction, groups []*group, attem
 	if err != nil {
 		return nil, err
 	}
-	if at := c.earlierAttempt(slices.Concat(metas, records, shards), attempt); !at.IsZero() {
-		run.appliedAt = at
+	if at, name := earlier.find(slices.Concat(metas, records, shards)); !at.IsZero() {
+		run.appliedBy, run.appliedAt = name, at
 		return run, nil
 	}
 
@@ -197,15 +220,6 @@ func getAll(tx *firestore.Transaction, refs []*firestore.DocumentRef) ([]*firest
 	return tx.GetAll(refs)
 }
 
-// earlierAttempt is the commit time of an earlier attempt of this commitment found in snaps (an
-// attempt other than current), or zero.
-func (c *commitment) earlierAttempt(snaps []*firestore.DocumentSnapshot, current string) time.Time {
-	saved := c.attempts
-	c.attempts = slices.DeleteFunc(slices.Clone(saved), func(a string) bool { return a == current })
-	defer func() { c.attempts = saved }()
-	return c.appliedIn(snaps)
-}
-
 // decode reads the counter's shard documents 0..shard_count-1.
 func (lc *lockedCounter) decode(snaps []*firestore.DocumentSnapshot) error {
 	lc.values = make([]int64, len(snaps))
@@ -252,7 +266,7 @@ func (c *commitment) writeLocked(tx *firestore.Transaction, lc *lockedCounter, a
 	id, t := lc.e.id, lc.total.Int64()
 	if !lc.exists {
 		cfg := config{generation: newGeneration(), shardCount: s.opts.DefaultShards}
-		c.createdGens = append(c.createdGens, cfg.generation)
+		run.createdGens = append(run.createdGens, cfg.generation)
 		shares, ok := evenSplit(t, cfg.shardCount)
 		cfg.exact = !ok
 		lc.cfg, lc.metaChanged = cfg, true

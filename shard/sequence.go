@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -123,14 +122,52 @@ func countRequests(groups []*group) (n int) {
 	return n
 }
 
-// commitment is one run of the sequence. Its attempt names (one per commit sent) and the
-// generations it tried to create are how it recognises its own earlier attempts in what it
-// reads back.
+// commitment is one run of the sequence over a set of requests.
 type commitment struct {
-	s           *Store
-	entries     []*entry // the counters involved, in id order (the order stateMu is taken in)
-	attempts    []string
-	createdGens []string
+	s       *Store
+	entries []*entry // the counters involved, in id order (the order stateMu is taken in)
+}
+
+// marks are what the attempts of one commit leave on what they write, by which reading back
+// recognises them: each attempt's name (on shards and records) and the generations the attempts
+// create (on a counter's metadata), with the attempt creating each. Only the current commit's
+// own attempts count: an earlier commit of the same requests either succeeded and was answered,
+// or was shown not to have been applied.
+type marks struct {
+	attempts map[string]bool
+	gens     map[string]string
+}
+
+func newMarks() marks { return marks{attempts: map[string]bool{}, gens: map[string]string{}} }
+
+// find returns the first attempt of m found applied in snaps and its commit time; a zero time if
+// there is none.
+func (m marks) find(snaps []*firestore.DocumentSnapshot) (at time.Time, attempt string) {
+	for _, d := range snaps {
+		if !d.Exists() {
+			continue
+		}
+		data := d.Data()
+		a, _ := data[fieldAttempt].(string)
+		gen, _ := data[fieldGeneration].(string)
+		isMeta := d.Ref.Parent.Parent == nil && d.Ref.Parent.ID == countersCollection
+		var when time.Time
+		switch {
+		case a != "" && m.attempts[a]:
+			when = d.UpdateTime
+			if d.Ref.Parent.ID == recordsCollection {
+				when = d.CreateTime // a record's create time is its request's commit time
+			}
+		case isMeta && m.gens[gen] != "":
+			when, a = d.CreateTime, m.gens[gen]
+		default:
+			continue
+		}
+		if at.IsZero() || when.Before(at) {
+			at, attempt = when, a
+		}
+	}
+	return at, attempt
 }
 
 // commitRequests applies reqs and answers each of them exactly once.
@@ -226,14 +263,15 @@ func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*g
 	}
 
 	name := newAttempt()
-	c.attempts = append(c.attempts, name)
+	m := newMarks()
+	m.attempts[name] = true
 	wb := s.client.Batch()
 	var refs, recordRefs []*firestore.DocumentRef
 	for _, p := range ordered {
 		s.addWrites(wb, p, name)
 		refs = append(refs, p.refs...)
 		if p.create {
-			c.createdGens = append(c.createdGens, p.cfg.generation)
+			m.gens[p.cfg.generation] = name
 		}
 	}
 	for _, g := range planned {
@@ -259,7 +297,7 @@ func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*g
 		return deferred, lockedFor(deferred)
 	}
 
-	in, ierr := c.inspect(ctx, ordered, recordRefs)
+	in, ierr := c.inspect(ctx, ordered, recordRefs, m)
 	release()
 	switch {
 	case ierr == nil && in.applied:
@@ -369,7 +407,7 @@ func commitWrites(ctx context.Context, wb *firestore.WriteBatch, refs []*firesto
 
 // inspection is what the store learns after a failed fast commit.
 type inspection struct {
-	applied   bool      // one of the attempts was applied after all
+	applied   bool      // the commit was applied after all
 	appliedAt time.Time // its commit time
 	raced     bool      // another writer changed a shard the commit wrote
 	records   map[string]*firestore.DocumentSnapshot
@@ -378,17 +416,18 @@ type inspection struct {
 // inspect reads back, in one call, the counters' metadata, the shards the commit wrote and the
 // records, to find out whether any attempt was applied, which keys were used before, and whether
 // another writer raced for a shard; and refreshes each counter's cached state.
-func (c *commitment) inspect(ctx context.Context, plans []*shardPlan, recordRefs []*firestore.DocumentRef) (inspection, error) {
+func (c *commitment) inspect(ctx context.Context, plans []*shardPlan, recordRefs []*firestore.DocumentRef, m marks) (inspection, error) {
 	var refs []*firestore.DocumentRef
 	for _, p := range plans {
 		refs = append(refs, c.s.metaRef(p.e.id))
 		refs = append(refs, p.writtenShards()...)
 	}
 	refs = append(refs, recordRefs...)
-	snaps, applied, err := c.readBack(ctx, refs)
+	snaps, err := c.readBack(ctx, refs)
 	if err != nil {
 		return inspection{}, err
 	}
+	applied, _ := m.find(snaps)
 	in := inspection{applied: !applied.IsZero(), appliedAt: applied, records: map[string]*firestore.DocumentSnapshot{}}
 	i := 0
 	for _, p := range plans {
@@ -407,54 +446,11 @@ func (c *commitment) inspect(ctx context.Context, plans []*shardPlan, recordRefs
 }
 
 // readBack reads refs with a context of its own: when the commit's context expired, the answer
-// that settles its outcome must still be read. applied is when the first of this commitment's
-// attempts found in them was committed (zero if none; see appliedIn).
-func (c *commitment) readBack(ctx context.Context, refs []*firestore.DocumentRef) (snaps []*firestore.DocumentSnapshot, applied time.Time, err error) {
+// that settles its outcome must still be read.
+func (c *commitment) readBack(ctx context.Context, refs []*firestore.DocumentRef) ([]*firestore.DocumentSnapshot, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.s.opts.CommitTimeout)
 	defer cancel()
-	snaps, err = c.s.client.GetAll(ctx, refs)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	return snaps, c.appliedIn(snaps), nil
-}
-
-// appliedIn is the commit time of the first of this commitment's attempts found in snaps, or
-// zero (see firstAttemptIn).
-func (c *commitment) appliedIn(snaps []*firestore.DocumentSnapshot) time.Time {
-	at, _ := c.firstAttemptIn(snaps)
-	return at
-}
-
-// firstAttemptIn finds the first of this commitment's attempts in snaps: an attempt's name on a
-// shard or record (name is that attempt's), or a generation it created on a counter's metadata
-// (name is then empty). at is its commit time, zero if there is none.
-func (c *commitment) firstAttemptIn(snaps []*firestore.DocumentSnapshot) (at time.Time, name string) {
-	for _, d := range snaps {
-		if !d.Exists() {
-			continue
-		}
-		data := d.Data()
-		a, _ := data[fieldAttempt].(string)
-		gen, _ := data[fieldGeneration].(string)
-		isMeta := d.Ref.Parent.Parent == nil && d.Ref.Parent.ID == countersCollection
-		var when time.Time
-		switch {
-		case a != "" && slices.Contains(c.attempts, a):
-			when = d.UpdateTime
-			if d.Ref.Parent.ID == recordsCollection {
-				when = d.CreateTime // a record's create time is its request's commit time
-			}
-		case isMeta && slices.Contains(c.createdGens, gen):
-			when, a = d.CreateTime, ""
-		default:
-			continue
-		}
-		if at.IsZero() || when.Before(at) || (when.Equal(at) && name == "") {
-			at, name = when, a // a name wins a tie: the metadata of a creation has none
-		}
-	}
-	return at, name
+	return c.s.client.GetAll(ctx, refs)
 }
 
 // refresh updates the cache from the documents inspect read for plan p: the metadata and the

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
 )
 
 // config is a counter's metadata as last read.
@@ -119,6 +120,14 @@ func (s *Store) loadState(ctx context.Context, id string, guess int) (st counter
 		}
 		var shards []shardVersion
 		shards, complete, err = shardsOf(shardSnaps[:cfg.shardCount], cfg.generation)
+		if err == nil && complete {
+			// Shard documents past shard_count (left by an earlier version of tally) would
+			// count in the value without this server seeing them.
+			var n int64
+			if n, err = s.countShards(ctx, tx, id); err == nil && n != int64(cfg.shardCount) {
+				complete = false
+			}
+		}
 		if err != nil || !complete {
 			st.shardCount = cfg.shardCount
 			return err
@@ -130,6 +139,19 @@ func (s *Store) loadState(ctx context.Context, id string, guess int) (st counter
 		return st, false, fmt.Errorf("reading counter %q: %w", id, err)
 	}
 	return st, complete, nil
+}
+
+// countShards counts the counter's shard documents inside tx.
+func (s *Store) countShards(ctx context.Context, tx *firestore.Transaction, id string) (int64, error) {
+	res, err := s.shardsRef(id).NewAggregationQuery().WithCount("n").Transaction(tx).Get(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("counting the shards of counter %q: %w", id, err)
+	}
+	n, ok := res["n"].(*pb.Value)
+	if !ok {
+		return 0, fmt.Errorf("counting the shards of counter %q gave %v", id, res["n"])
+	}
+	return n.GetIntegerValue(), nil
 }
 
 // shardsOf decodes the shard documents 0..n-1 of a counter of generation gen. complete is false
@@ -149,9 +171,10 @@ func shardsOf(snaps []*firestore.DocumentSnapshot, gen string) (shards []shardVe
 	return shards, true, nil
 }
 
-// repair creates, with count 0, the shard documents below shard_count that are missing or left
-// by an earlier generation (they count as 0 in the sum already). Only counters written by an
-// earlier version of tally need it.
+// repair respreads the value of a counter written by an earlier version of tally, which created
+// shard documents lazily and could leave some past shard_count, over exactly the shard documents
+// 0..shard_count-1 (see respread). It runs its own transaction rather than transact, because
+// its caller holds the entry's stateMu.
 func (s *Store) repair(ctx context.Context, id string) error {
 	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snap, err := tx.Get(s.metaRef(id))
@@ -165,18 +188,12 @@ func (s *Store) repair(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		snaps, err := tx.GetAll(s.shardRefs(id, 0, cfg.shardCount))
+		shards, err := s.lockShards(ctx, tx, id, cfg)
 		if err != nil {
 			return err
 		}
-		for _, d := range snaps {
-			if !d.Exists() || d.Data()[fieldGeneration] != cfg.generation {
-				if err := tx.Set(d.Ref, shardData(0, cfg.generation, "")); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		_, err = s.respread(tx, id, cfg, shards, cfg.shardCount)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("repairing the shards of counter %q: %w", id, err)

@@ -1,0 +1,15 @@
+package shard
+
+// Queued reports how many increments of counter id wait in its queue for a commit, so that tests
+// can put calls into one batch in a known order without sleeping.
+func (s *Store) Queued(id string) int {
+	s.mu.Lock()
+	e := s.entries[id]
+	s.mu.Unlock()
+	if e == nil {
+		return 0
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.queue)
+}
