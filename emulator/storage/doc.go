@@ -73,4 +73,25 @@
 // tombstone are remembered in memory; after Open a background scan of the history keyspace
 // (one seek per document) restores that set, so a tombstone written without a previous
 // version is forgotten by a restart and stays until the database is dropped.
+//
+// # Consistency
+//
+// Store.Check walks every key, as bbolt's Tx.Check does, and reports each violation of what
+// the sections above promise:
+//
+//   - 'M' holds "format" (uvarint 1) and "durable" (8 bytes), and "expiry" exactly when the
+//     store keeps an expiry index, holding that index's Config; no other M key, and no key
+//     outside the L, H, M and X keyspaces.
+//   - Every L, H and X key names a document: a project, a database and collection, id pairs,
+//     each segment non-empty valid UTF-8 and encoded as above.
+//   - Every version decodes, fields included; it was committed at or before the durable time
+//     (a crash keeps a prefix of the batches, each with its durable time); a live one was
+//     created in (0, commit]. A latest version has no validUntil, a history entry has one.
+//   - Every H entry has its document's L version, and its version's commit time is the one in
+//     its key. With the L version, a document's entries form one chain: each entry is valid
+//     until the commit of the next newer version (the newest one until the L version's), and
+//     consecutive live versions share the document's create time. Garbage collection only cuts
+//     off the oldest end of a chain, or drops it whole with its tombstone.
+//   - Every X key is empty and has its document's L version, live and, by the store's Expiry,
+//     expiring at the key's time; every live L version that expires has its X key.
 package storage

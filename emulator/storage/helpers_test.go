@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -30,7 +31,17 @@ func openStore(t testing.TB, inMemory bool) *Store {
 	return openWith(t, opts)
 }
 
+// openWith opens a store that is closed when the test ends, and checked before: whatever a test
+// writes through the store's API must leave its keyspaces consistent.
 func openWith(t testing.TB, opts Options) *Store {
+	t.Helper()
+	s := openUnchecked(t, opts)
+	t.Cleanup(func() { checkConsistent(t, s) })
+	return s
+}
+
+// openUnchecked is openWith without the final check, for a test that corrupts the store.
+func openUnchecked(t testing.TB, opts Options) *Store {
 	t.Helper()
 	s, err := Open(opts)
 	if err != nil {
@@ -38,6 +49,18 @@ func openWith(t testing.TB, opts Options) *Store {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// checkConsistent fails the test if Check finds a violation. A store the test closed is left
+// alone: a reopened one is checked in its place.
+func checkConsistent(t testing.TB, s *Store) {
+	t.Helper()
+	if _, ok := t.(*testing.B); ok {
+		return // a benchmark's store is large, and its consistency is the tests' business
+	}
+	if err := s.Check(); err != nil && !errors.Is(err, ErrClosed) {
+		t.Errorf("the store is inconsistent:\n%v", err)
+	}
 }
 
 func eachMode(t *testing.T, f func(t *testing.T, s *Store)) {
