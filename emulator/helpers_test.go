@@ -11,7 +11,11 @@ import (
 
 	"github.com/tally-dev/tally/emulator"
 	"github.com/tally-dev/tally/emulator/emulatortest"
+	"github.com/tally-dev/tally/internal/testproc"
 )
+
+// TestMain runs the tests through testproc, which removes the binaries they build.
+func TestMain(m *testing.M) { testproc.Main(m) }
 
 const project = "test-project"
 

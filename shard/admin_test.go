@@ -11,6 +11,7 @@ import (
 
 	"github.com/tally-dev/tally/emulator"
 	"github.com/tally-dev/tally/emulator/emulatortest"
+	"github.com/tally-dev/tally/internal/testload"
 	"github.com/tally-dev/tally/shard"
 )
 
@@ -24,31 +25,19 @@ func TestResizeUnderConcurrentIncrements(t *testing.T) {
 	if _, err := a.Create(ctx, "hot", 8); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
 	var sent atomic.Int64
-	var wg sync.WaitGroup
-	for i := range 32 {
+	load := testload.Start(32, func(client int) bool {
 		s := a
-		if i%2 == 1 {
+		if client%2 == 1 {
 			s = b
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := s.Increment(ctx, "hot", 2, ""); err != nil {
-					t.Error(err)
-					return
-				}
-				sent.Add(2)
-			}
-		}()
-	}
+		if _, err := s.Increment(ctx, "hot", 2, ""); err != nil {
+			t.Error(err)
+			return false
+		}
+		sent.Add(2)
+		return true
+	})
 	for i, n := range []int{1, 32, 3, 100, 2, 16} {
 		resizer := a
 		if i%2 == 1 {
@@ -62,8 +51,7 @@ func TestResizeUnderConcurrentIncrements(t *testing.T) {
 			t.Fatalf("resized to %d, counter says %d", n, c.ShardCount)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	load.Stop()
 	if got := mustValue(t, a, "hot"); got != sent.Load() {
 		t.Fatalf("value %d, want %d", got, sent.Load())
 	}

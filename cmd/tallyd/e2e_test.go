@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/tally-dev/tally/internal/testload"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
 
@@ -54,12 +55,10 @@ func TestRestartKeepsEveryValue(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and restarts the tallyd binary")
 	}
-	bin := buildTallyd(t)
-	dataDir := t.TempDir()
+	p := startProcess(t, buildBinaries(t).tallyd, t.TempDir())
 	want := map[string]int64{}
-	p := startProcess(t, bin, dataDir)
 	for round, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		c := dial(t, p.addr)
+		c := dial(t, p.Addr)
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		for w := range 16 {
@@ -80,12 +79,12 @@ func TestRestartKeepsEveryValue(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		err := p.signal(sig)
+		err := p.Signal(sig)
 		if sig == syscall.SIGTERM && err != nil {
 			t.Fatalf("graceful shutdown: %v", err)
 		}
-		p = startProcess(t, bin, dataDir)
-		c = dial(t, p.addr)
+		p = p.Restart(t) // on the same data directory
+		c = dial(t, p.Addr)
 		for id, v := range want {
 			if got := value(t, c, id); got != v {
 				t.Fatalf("after %v and restart: %s = %d, want %d", sig, id, got, v)
@@ -145,27 +144,15 @@ func TestResizeUpAndDownUnderLoad(t *testing.T) {
 	if _, err := c.CreateCounter(ctx, &tallyv1.CreateCounterRequest{CounterId: "hot", Counter: &tallyv1.Counter{ShardCount: 4}}); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
 	var sent atomic.Int64
-	var wg sync.WaitGroup
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := c.Increment(ctx, &tallyv1.IncrementRequest{Name: "counters/hot", Delta: 3}); err != nil {
-					t.Error(err)
-					return
-				}
-				sent.Add(3)
-			}
-		}()
-	}
+	load := testload.Start(32, func(int) bool {
+		if _, err := c.Increment(ctx, &tallyv1.IncrementRequest{Name: "counters/hot", Delta: 3}); err != nil {
+			t.Error(err)
+			return false
+		}
+		sent.Add(3)
+		return true
+	})
 	for _, n := range []int32{64, 1, 17, 2, 200, 8} {
 		got, err := c.UpdateCounter(ctx, &tallyv1.UpdateCounterRequest{
 			Counter:    &tallyv1.Counter{Name: "counters/hot", ShardCount: n},
@@ -178,8 +165,7 @@ func TestResizeUpAndDownUnderLoad(t *testing.T) {
 			t.Fatalf("resize to %d answered %d shards", n, got.GetShardCount())
 		}
 	}
-	close(stop)
-	wg.Wait()
+	load.Stop()
 	if got := value(t, c, "hot"); got != sent.Load() {
 		t.Fatalf("value %d, want %d", got, sent.Load())
 	}
@@ -333,32 +319,26 @@ func TestGracefulShutdownFinishesInFlightIncrements(t *testing.T) {
 	srv := startTallyd(t, dir)
 	c := dial(t, srv.addr)
 	var acked atomic.Int64
-	var wg sync.WaitGroup
 	started := make(chan struct{}, 64)
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				_, err := c.Increment(context.Background(), &tallyv1.IncrementRequest{Name: "counters/g", Delta: 1})
-				if err != nil {
-					return // the server went away
-				}
-				acked.Add(1)
-				select {
-				case started <- struct{}{}:
-				default:
-				}
-			}
-		}()
-	}
+	load := testload.Start(32, func(int) bool {
+		_, err := c.Increment(context.Background(), &tallyv1.IncrementRequest{Name: "counters/g", Delta: 1})
+		if err != nil {
+			return false // the server went away
+		}
+		acked.Add(1)
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		return true
+	})
 	for range 64 {
 		<-started
 	}
 	if err := srv.stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	wg.Wait()
+	<-load.Done() // every client has met the stopped server
 	again := startTallyd(t, dir)
 	if got := value(t, dial(t, again.addr), "g"); got != acked.Load() {
 		t.Fatalf("after restart: value %d, acknowledged %d", got, acked.Load())

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +16,8 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/tally-dev/tally/internal/testload"
+	"github.com/tally-dev/tally/internal/testproc"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
 
@@ -50,59 +51,42 @@ func TestSIGKILLedReplicasCountEveryKeyOnce(t *testing.T) {
 
 	// Every process keeps its address across restarts: the replicas find the emulator through a
 	// fixed FIRESTORE_EMULATOR_HOST, the clients the replicas through fixed addresses.
-	emAddr, emDir := freeAddr(t), t.TempDir()
+	emAddr := testproc.FreeAddr(t)
 	emHost, emPort, _ := net.SplitHostPort(emAddr)
-	startEm := func() *process {
-		return startEmulator(t, bins.emulator, "--host", emHost, "--port", emPort, "--data-dir", emDir)
-	}
-	em := startEm()
-	replicas := make([]*process, replicaCount)
+	em := testproc.StartEmulator(t, bins.emulator, "--host", emHost, "--port", emPort, "--data-dir", t.TempDir())
+	replicas := make([]*testproc.Process, replicaCount)
 	clients := make([]tallyv1.CounterServiceClient, replicaCount)
 	for i := range replicas {
-		replicas[i] = startReplica(t, bins.tallyd, emAddr, freeAddr(t))
-		clients[i] = dialReplica(t, replicas[i].addr)
+		replicas[i] = startReplica(t, bins.tallyd, emAddr, testproc.FreeAddr(t))
+		clients[i] = dialReplica(t, replicas[i].Addr)
 	}
 	deadline := time.Now().Add(budget)
 
 	var issued, duplicates, retries atomic.Int64
 	ackedKeys := make([][]string, workers) // per worker, so that no lock is needed
-	acks := make(chan struct{}, maxKeys)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range workers {
-		rng := rand.New(rand.NewPCG(seed, uint64(w)+1))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				n := issued.Add(1)
-				if n > maxKeys {
-					return
-				}
-				key := fmt.Sprintf("key-%04d", n)
-				dup, err := incrementUntilAcknowledged(rng, clients, key, deadline.Add(10*time.Second), &retries)
-				if err != nil {
-					t.Errorf("key %s: %v", key, err)
-					return
-				}
-				if dup {
-					duplicates.Add(1) // a lost answer: an earlier attempt had applied it
-				}
-				ackedKeys[w] = append(ackedKeys[w], key)
-				acks <- struct{}{}
-			}
-		}()
+	rngs := make([]*rand.Rand, workers)
+	for w := range rngs {
+		rngs[w] = rand.New(rand.NewPCG(seed, uint64(w)+1))
 	}
-	loadDone := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(loadDone)
-	}()
+	acks := make(chan struct{}, maxKeys)
+	load := testload.Start(workers, func(w int) bool {
+		n := issued.Add(1)
+		if n > maxKeys {
+			return false
+		}
+		key := fmt.Sprintf("key-%04d", n)
+		dup, err := incrementUntilAcknowledged(rngs[w], clients, key, deadline.Add(10*time.Second), &retries)
+		if err != nil {
+			t.Errorf("key %s: %v", key, err)
+			return false
+		}
+		if dup {
+			duplicates.Add(1) // a lost answer: an earlier attempt had applied it
+		}
+		ackedKeys[w] = append(ackedKeys[w], key)
+		acks <- struct{}{}
+		return true
+	})
 	// awaitAcks waits for n more acknowledgements, so that every kill lands mid-load and the
 	// service has recovered from the previous one; false once the load or the budget ended.
 	awaitAcks := func(n int) bool {
@@ -111,7 +95,7 @@ func TestSIGKILLedReplicasCountEveryKeyOnce(t *testing.T) {
 		for range n {
 			select {
 			case <-acks:
-			case <-loadDone:
+			case <-load.Done():
 				return false
 			case <-timeout.C:
 				return false
@@ -131,19 +115,16 @@ func TestSIGKILLedReplicasCountEveryKeyOnce(t *testing.T) {
 		if !awaitAcks(20 + rng.IntN(60)) {
 			break
 		}
+		// A restart SIGKILLs the process and starts it again on its address and data.
 		if target == replicaCount {
-			_ = em.signal(syscall.SIGKILL)
-			em = startEm()
+			em = em.Restart(t)
 		} else {
-			addr := replicas[target].addr
-			_ = replicas[target].signal(syscall.SIGKILL)
-			replicas[target] = startReplica(t, bins.tallyd, emAddr, addr)
+			replicas[target] = replicas[target].Restart(t)
 		}
 		killed++
 	}
 	awaitAcks(100) // progress after the last restart
-	close(stop)
-	<-loadDone
+	load.Stop()
 
 	var keys []string
 	for _, k := range ackedKeys {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tally-dev/tally/internal/testproc"
 )
 
 // TestReplicasAgreeThroughTheCLI is the issue "Exact across replicas" as a user meets it: two
@@ -19,10 +21,10 @@ func TestReplicasAgreeThroughTheCLI(t *testing.T) {
 		t.Skip("builds and runs the emulator, two tallyd replicas and the CLI as processes")
 	}
 	bins := buildBinaries(t)
-	em := startEmulator(t, bins.emulator, "--in-memory", "--host", "127.0.0.1", "--port", "0")
-	replicas := map[string]*process{
-		"A": startReplica(t, bins.tallyd, em.addr, "127.0.0.1:0"),
-		"B": startReplica(t, bins.tallyd, em.addr, "127.0.0.1:0"),
+	em := testproc.StartEmulator(t, bins.emulator, "--in-memory", "--host", "127.0.0.1", "--port", "0")
+	replicas := map[string]*testproc.Process{
+		"A": startReplica(t, bins.tallyd, em.Addr, "127.0.0.1:0"),
+		"B": startReplica(t, bins.tallyd, em.Addr, "127.0.0.1:0"),
 	}
 
 	// Which shard each increment lands on is random, and so, before the fix, whether counts got
@@ -32,7 +34,7 @@ func TestReplicasAgreeThroughTheCLI(t *testing.T) {
 			for _, step := range cliSequence(id) {
 				// Every step runs even after one failed: the whole sequence is the report.
 				t.Run(step.replica+": tally "+strings.Join(step.args, " "), func(t *testing.T) {
-					args := append([]string{"--addr", replicas[step.replica].addr, "--json"}, step.args...)
+					args := append([]string{"--addr", replicas[step.replica].Addr, "--json"}, step.args...)
 					stdout, stderr, err := runCLI(bins.tally, args...)
 					if err != nil {
 						t.Fatalf("tally %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout, stderr)

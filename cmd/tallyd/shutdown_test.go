@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/tally-dev/tally/internal/testload"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
 
@@ -42,33 +42,26 @@ func TestShutdownAnswersEveryCallTruthfully(t *testing.T) {
 			}
 			var succeeded, refused atomic.Int64
 			acks := make(chan struct{}, 1<<16)
-			var wg sync.WaitGroup
-			for i := range clients {
-				c := conns[i%connections]
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-						var reached peer.Peer
-						_, err := c.Increment(ctx, &tallyv1.IncrementRequest{Name: "counters/s", Delta: 1}, grpc.Peer(&reached))
-						cancel()
-						if err != nil {
-							if nothingApplied(err, &reached) {
-								refused.Add(1)
-							} else {
-								t.Errorf("a call failed without saying that nothing was applied: %v", err)
-							}
-							return // the server is going away
-						}
-						succeeded.Add(1)
-						select {
-						case acks <- struct{}{}:
-						default:
-						}
+			load := testload.Start(clients, func(client int) bool {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				var reached peer.Peer
+				_, err := conns[client%connections].Increment(ctx, &tallyv1.IncrementRequest{Name: "counters/s", Delta: 1}, grpc.Peer(&reached))
+				cancel()
+				if err != nil {
+					if nothingApplied(err, &reached) {
+						refused.Add(1)
+					} else {
+						t.Errorf("a call failed without saying that nothing was applied: %v", err)
 					}
-				}()
-			}
+					return false // the server is going away
+				}
+				succeeded.Add(1)
+				select {
+				case acks <- struct{}{}:
+				default:
+				}
+				return true
+			})
 			// Stop mid-load: once the counter is busy, with calls queued and committing.
 			for range 500 {
 				<-acks
@@ -76,7 +69,7 @@ func TestShutdownAnswersEveryCallTruthfully(t *testing.T) {
 			if err := srv.stop(); err != nil {
 				t.Errorf("shutdown: %v", err)
 			}
-			wg.Wait()
+			<-load.Done() // every client has met the stopped server
 			again := startTallyd(t, dir)
 			got := value(t, dial(t, again.addr), "s")
 			t.Logf("%d calls succeeded, %d were refused", succeeded.Load(), refused.Load())

@@ -1,11 +1,9 @@
 package storage
 
 import (
-	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +12,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+
+	"github.com/tally-dev/tally/internal/testproc"
 )
 
 // crashHelperDir, when set, turns TestHelperProcess into the child of
@@ -71,42 +71,42 @@ func TestCrashKeepsAcknowledgedBatches(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}
+	t.Parallel()
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashHelperDir+"="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := testproc.Helper("TestHelperProcess", crashHelperDir+"="+dir)
+	// Only the goroutine handing over the child's lines touches these until the child has
+	// exited; then the test reads them.
 	var acked []int64
 	killed := false
-	lines := bufio.NewScanner(out)
-	for lines.Scan() {
-		line := lines.Text()
+	garbled := "" // a line that should have been an acknowledgement
+	child := testproc.Start(t, "storage writer", cmd, func(line string) bool {
 		if strings.HasPrefix(line, "error") {
 			t.Errorf("child: %s", line)
 		}
 		at, ok := strings.CutPrefix(line, "ack ")
 		if !ok {
-			continue
+			return true
 		}
 		n, err := strconv.ParseInt(at, 10, 64)
 		if err != nil {
-			t.Fatalf("child printed %q", line)
+			garbled = line
+			_ = cmd.Process.Kill()
+			return false
 		}
+		// Acknowledgements printed before the kill count too: the lines after it are read on.
 		acked = append(acked, n)
 		if len(acked) == 300 && !killed {
 			if err := cmd.Process.Kill(); err != nil { // SIGKILL: no chance to flush or close
-				t.Fatal(err)
+				t.Errorf("killing the child: %v", err)
 			}
 			killed = true
 		}
+		return true
+	})
+	<-child.Exited()
+	if garbled != "" {
+		t.Fatalf("child printed %q", garbled)
 	}
-	_ = cmd.Wait() // reports the kill
 	if !killed {
 		t.Fatalf("child exited after %d acknowledgements, before it could be killed", len(acked))
 	}
@@ -128,6 +128,9 @@ func checkRecovered(t *testing.T, s *Store, acked []int64) {
 		t.Fatalf("DurableTime after the crash = %d, but %d was acknowledged", durable, last)
 	}
 	t.Logf("%d batches acknowledged before the crash, last %d; %d survived", len(acked), last, durable/10)
+	if err := s.Check(); err != nil {
+		t.Fatalf("the recovered store is inconsistent:\n%v", err)
+	}
 	// Every acknowledged batch (and every batch up to the recovered durable time) is readable
 	// in full at its commit time.
 	for at := int64(10); at <= durable; at += 10 {

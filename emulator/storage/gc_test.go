@@ -3,8 +3,9 @@ package storage
 import (
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
+
+	"github.com/tally-dev/tally/internal/testload"
 )
 
 // readEverything records every read the tests compare across a GC: point reads of each
@@ -177,36 +178,26 @@ func TestGCConcurrentWithCommits(t *testing.T) {
 		}
 		oracle := map[string][]version{}
 
-		stop := make(chan struct{})
 		ran := make(chan struct{}, 1) // a token per finished GC run, dropped when unclaimed
 		var gcErr error
 		var maxHorizon int64
 		deleted := 0
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				horizon := s.DurableTime() - 30
-				stats, err := s.CollectGarbage(horizon)
-				if err != nil {
-					gcErr = err
-					close(ran) // release the writer; the error is reported after the commits
-					return
-				}
-				deleted += stats.VersionsDeleted
-				maxHorizon = max(maxHorizon, horizon)
-				select {
-				case ran <- struct{}{}:
-				default:
-				}
+		gc := testload.Start(1, func(int) bool {
+			horizon := s.DurableTime() - 30
+			stats, err := s.CollectGarbage(horizon)
+			if err != nil {
+				gcErr = err
+				close(ran) // release the writer; the error is reported after the commits
+				return false
 			}
-		}()
+			deleted += stats.VersionsDeleted
+			maxHorizon = max(maxHorizon, horizon)
+			select {
+			case ran <- struct{}{}:
+			default:
+			}
+			return true
+		})
 		for i := range 150 {
 			doc := docs[i%len(docs)]
 			c := set(int64(i), "c", doc)
@@ -227,8 +218,7 @@ func TestGCConcurrentWithCommits(t *testing.T) {
 				<-ran
 			}
 		}
-		close(stop)
-		wg.Wait()
+		gc.Stop()
 		if gcErr != nil {
 			t.Fatal(gcErr)
 		}
