@@ -73,41 +73,48 @@ func (s *Store) Resize(ctx context.Context, id string, shards int) (*Counter, er
 		return nil, err
 	}
 	var out *Counter
+	var metaChanged bool
 	commitTime, err := s.transact(ctx, id, func(tx *firestore.Transaction, cfg config, shards map[int]*firestore.DocumentSnapshot) error {
-		t, err := s.respread(tx, id, cfg, shards, n)
+		t, exact, err := s.respread(tx, id, cfg, shards, n)
 		if err != nil {
 			return err
 		}
 		out = counterOf(id, cfg)
 		out.ShardCount, out.Value = n, t
+		// Metadata written unchanged keeps its update time: the configuration did not change.
+		metaChanged = n != cfg.shardCount || exact != cfg.exact
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	out.UpdateTime, out.ReadTime = commitTime, commitTime
+	if metaChanged {
+		out.UpdateTime = commitTime
+	}
+	out.ReadTime = commitTime
 	return out, nil
 }
 
 // respread spreads the exact total of a counter's shards (all of them, as lockShards read them)
 // evenly over n shards inside tx, deletes the shards past n and records n in the metadata, with
-// exact mode set if the total is too close to the int64 bounds. It returns the total.
-func (s *Store) respread(tx *firestore.Transaction, id string, cfg config, shards map[int]*firestore.DocumentSnapshot, n int) (int64, error) {
+// exact mode set if the total is too close to the int64 bounds. It returns the total and whether
+// the counter is now in exact mode.
+func (s *Store) respread(tx *firestore.Transaction, id string, cfg config, shards map[int]*firestore.DocumentSnapshot, n int) (total int64, exact bool, err error) {
 	t, err := shardTotal(shards, cfg.generation)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if !t.IsInt64() {
-		return 0, fmt.Errorf("the total of counter %q does not fit in int64: %w", id, ErrOutOfRange)
+		return 0, false, fmt.Errorf("the total of counter %q does not fit in int64: %w", id, ErrOutOfRange)
 	}
 	shares, ok := evenSplit(t.Int64(), n)
-	if err := s.rewriteShards(tx, id, cfg.generation, shares, shards); err != nil {
-		return 0, err
+	if err := s.rewriteShards(tx, id, cfg.generation, shares, shards, newAttempt()); err != nil {
+		return 0, false, err
 	}
-	if err := tx.Update(s.metaRef(id), []firestore.Update{{Path: fieldShardCount, Value: n}, {Path: fieldExact, Value: !ok}}); err != nil {
-		return 0, err
+	if err := tx.Update(s.metaRef(id), []firestore.Update{{Path: fieldShardCount, Value: n}, exactUpdate(!ok)}); err != nil {
+		return 0, false, err
 	}
-	return t.Int64(), nil
+	return t.Int64(), !ok, nil
 }
 
 // shardTotal adds up, exactly, the counter's shards of generation gen.
@@ -128,8 +135,7 @@ func shardTotal(shards map[int]*firestore.DocumentSnapshot, gen string) (*big.In
 // rewriteShards sets the shards 0..len(values)-1 to values, with a fresh attempt name so that
 // every document changes (and so does its update time, which other servers' writes are
 // conditional on), and deletes the other shard documents in old.
-func (s *Store) rewriteShards(tx *firestore.Transaction, id, gen string, values []int64, old map[int]*firestore.DocumentSnapshot) error {
-	attempt := newAttempt()
+func (s *Store) rewriteShards(tx *firestore.Transaction, id, gen string, values []int64, old map[int]*firestore.DocumentSnapshot, attempt string) error {
 	for n, v := range values {
 		if err := tx.Set(s.shardRef(id, n), shardData(v, gen, attempt)); err != nil {
 			return err
@@ -154,10 +160,19 @@ func (s *Store) Reset(ctx context.Context, id string, key string) (WriteResult, 
 	if err := check("key", ValidateKey(key)); err != nil {
 		return WriteResult{}, err
 	}
-	var replayed *WriteResult
+	// A run of the transaction that finds the attempt of one of its earlier runs (applied, but
+	// answered ABORTED) answers that run's result instead of resetting again.
+	var (
+		replayed *WriteResult
+		attempt  string
+		earlier  = map[string]bool{}
+	)
 	commitTime, err := s.transactWithPrelude(ctx, id,
 		func(tx *firestore.Transaction) error {
-			replayed = nil
+			if attempt != "" {
+				earlier[attempt] = true
+			}
+			attempt, replayed = newAttempt(), nil
 			if key == "" {
 				return nil
 			}
@@ -168,26 +183,40 @@ func (s *Store) Reset(ctx context.Context, id string, key string) (WriteResult, 
 			if err != nil {
 				return err
 			}
-			r, err := replayRecord(d, key, resetFingerprint())
-			replayed = &r
+			r, err := recordOf(d)
+			if err != nil {
+				return err
+			}
+			if earlier[r.attempt] {
+				replayed = &WriteResult{CommitTime: r.commitTime}
+				return nil
+			}
+			res, err := r.replay(key, resetFingerprint())
+			replayed = &res
 			return err
 		},
 		func(tx *firestore.Transaction, cfg config, shards map[int]*firestore.DocumentSnapshot) error {
 			if replayed != nil {
 				return nil
 			}
-			if err := s.rewriteShards(tx, id, cfg.generation, make([]int64, cfg.shardCount), shards); err != nil {
+			for _, d := range shards {
+				if a, _ := d.Data()[fieldAttempt].(string); earlier[a] {
+					replayed = &WriteResult{CommitTime: d.UpdateTime}
+					return nil
+				}
+			}
+			if err := s.rewriteShards(tx, id, cfg.generation, make([]int64, cfg.shardCount), shards, attempt); err != nil {
 				return err
 			}
 			update := []firestore.Update{{Path: fieldResetTime, Value: firestore.ServerTimestamp}}
 			if cfg.exact {
-				update = append(update, firestore.Update{Path: fieldExact, Value: false})
+				update = append(update, exactUpdate(false))
 			}
 			if err := tx.Update(s.metaRef(id), update); err != nil {
 				return err
 			}
 			if key != "" {
-				return tx.Create(s.recordRef(id, key), s.recordData(key, resetFingerprint(), newAttempt()))
+				return tx.Create(s.recordRef(id, key), s.recordData(key, resetFingerprint(), attempt))
 			}
 			return nil
 		})

@@ -303,7 +303,7 @@ func (c *commitment) writeLocked(tx *firestore.Transaction, lc *lockedCounter, a
 	shares, ok := evenSplit(t, lc.cfg.shardCount)
 	if lc.cfg.exact != !ok {
 		lc.cfg.exact, lc.metaChanged = !ok, true
-		if err := tx.Update(s.metaRef(id), []firestore.Update{{Path: fieldExact, Value: !ok}}); err != nil {
+		if err := tx.Update(s.metaRef(id), []firestore.Update{exactUpdate(!ok)}); err != nil {
 			return err
 		}
 		run.writes = append(run.writes, s.metaRef(id))

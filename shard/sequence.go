@@ -314,6 +314,10 @@ func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*g
 		c.invalidate()
 		c.failed(ctx, planned, unknownOutcome(err))
 		return deferred, lockedFor(deferred)
+	case status.Code(err) == codes.InvalidArgument:
+		// Firestore refused the commit itself (too large, say): trying again cannot help.
+		c.failed(ctx, planned, classify(err))
+		return deferred, lockedFor(deferred)
 	}
 	// Nothing was applied: answer the keys used before, and try the rest again.
 	for _, g := range planned {

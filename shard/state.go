@@ -192,7 +192,7 @@ func (s *Store) repair(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		_, err = s.respread(tx, id, cfg, shards, cfg.shardCount)
+		_, _, err = s.respread(tx, id, cfg, shards, cfg.shardCount)
 		return err
 	})
 	if err != nil {
@@ -221,6 +221,15 @@ func (s *Store) newConfigData(id string, cfg config) map[string]any {
 		d[fieldExact] = true
 	}
 	return d
+}
+
+// exactUpdate sets or clears exact mode in the metadata. The field is absent outside exact mode,
+// as on a new counter, so that rewriting the metadata unchanged leaves it unchanged.
+func exactUpdate(exact bool) firestore.Update {
+	if exact {
+		return firestore.Update{Path: fieldExact, Value: true}
+	}
+	return firestore.Update{Path: fieldExact, Value: firestore.Delete}
 }
 
 // shardData is a whole shard document.
