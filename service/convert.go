@@ -2,7 +2,9 @@ package service
 
 import (
 	"errors"
+	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -27,6 +29,9 @@ func toProto(c *shard.Counter) (*tallyv1.Counter, error) {
 	if c == nil {
 		return nil, errNoCounter
 	}
+	if err := checkReplyString("counter id", c.ID); err != nil {
+		return nil, err
+	}
 	return &tallyv1.Counter{
 		Name:       resourceName(c.ID),
 		Value:      c.Value,
@@ -48,4 +53,16 @@ func toProtos(cs []*shard.Counter) ([]*tallyv1.Counter, error) {
 		out[i] = pc
 	}
 	return out, nil
+}
+
+// checkReplyString refuses to send a string that is not valid UTF-8. counter.proto turns off
+// protobuf's own check (utf8_validation = NONE, so that requests reach validation), but clients
+// built from an earlier, proto3 copy of the API still check, and would fail to decode the whole
+// reply. The core returns only ids and page tokens that it validated or made, so a failure here
+// is a fault of the server, answered with INTERNAL and logged.
+func checkReplyString(what, s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("service: the counter store returned a %s that is not valid UTF-8: %q", what, s)
+	}
+	return nil
 }

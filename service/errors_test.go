@@ -221,6 +221,23 @@ func TestMalformedCoreResultsAreInternal(t *testing.T) {
 			call: list(&tallyv1.ListCountersRequest{}),
 		},
 		{
+			// counter.proto does not make protobuf refuse to send strings that are not UTF-8,
+			// which clients of the earlier, proto3 API would fail to decode.
+			name:   "counter id that is not UTF-8",
+			expect: func(m *MockCountersMockRecorder) { m.Get(gomock.Any(), "a").Return(fullCounter("a\xff", 1), nil) },
+			call: func(ctx context.Context, c tallyv1.CounterServiceClient) error {
+				_, err := c.GetCounter(ctx, &tallyv1.GetCounterRequest{Name: "counters/a"})
+				return err
+			},
+		},
+		{
+			name: "page token that is not UTF-8",
+			expect: func(m *MockCountersMockRecorder) {
+				m.List(gomock.Any(), gomock.Any()).Return([]*shard.Counter{fullCounter("a", 1)}, "next\xff", nil)
+			},
+			call: list(&tallyv1.ListCountersRequest{}),
+		},
+		{
 			name: "batch of the wrong length",
 			expect: func(m *MockCountersMockRecorder) {
 				m.BatchGet(gomock.Any(), []string{"a", "b"}).Return([]*shard.Counter{fullCounter("a", 1)}, nil)

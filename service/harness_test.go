@@ -17,7 +17,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
-	"google.golang.org/protobuf/types/known/emptypb"
 
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
@@ -26,14 +25,12 @@ import (
 // fails the test instead of hanging it.
 const rpcTimeout = 10 * time.Second
 
-// harness is a Server over a mock Counters, reachable over real gRPC and in process.
+// harness is a Server over a mock Counters, reachable over real gRPC.
 type harness struct {
-	// wire reaches the server through a gRPC connection, so statuses and their details are
-	// marshalled as a real client sees them.
-	wire tallyv1.CounterServiceClient
-	// direct calls the handlers in process, for requests that protobuf refuses to marshal (proto3
-	// strings must be valid UTF-8) but a handler must still reject.
-	direct   tallyv1.CounterServiceClient
+	// wire reaches the server through a gRPC connection, so requests, statuses and their details
+	// are marshalled as a real client and server marshal them. counter.proto does not make
+	// protobuf check strings for UTF-8, so wire also sends requests whose strings are not UTF-8.
+	wire     tallyv1.CounterServiceClient
 	counters *MockCounters
 	logs     *syncBuffer
 }
@@ -46,16 +43,16 @@ func newHarness(t *testing.T) *harness {
 	srv := New(Options{Counters: counters, Logger: logger})
 	return &harness{
 		wire:     serve(t, srv),
-		direct:   directClient{srv},
 		counters: counters,
 		logs:     logs,
 	}
 }
 
-// serve runs srv on an in-memory listener and returns a client connected to it.
+// serve runs srv on an in-memory listener with the server's codec, as tallyd does, and returns a
+// client connected to it.
 func serve(t *testing.T, srv tallyv1.CounterServiceServer) tallyv1.CounterServiceClient {
 	t.Helper()
-	return tallyv1.NewCounterServiceClient(serveConn(t, srv))
+	return tallyv1.NewCounterServiceClient(serveConn(t, srv, grpc.ForceServerCodecV2(Codec())))
 }
 
 // serveConn runs srv, with the given server options, on an in-memory listener and returns a
@@ -133,45 +130,4 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// directClient calls a Server's handlers without gRPC in between.
-type directClient struct{ s *Server }
-
-var _ tallyv1.CounterServiceClient = directClient{}
-
-func (d directClient) Increment(ctx context.Context, in *tallyv1.IncrementRequest, _ ...grpc.CallOption) (*tallyv1.IncrementResponse, error) {
-	return d.s.Increment(ctx, in)
-}
-
-func (d directClient) BatchIncrement(ctx context.Context, in *tallyv1.BatchIncrementRequest, _ ...grpc.CallOption) (*tallyv1.BatchIncrementResponse, error) {
-	return d.s.BatchIncrement(ctx, in)
-}
-
-func (d directClient) GetCounter(ctx context.Context, in *tallyv1.GetCounterRequest, _ ...grpc.CallOption) (*tallyv1.Counter, error) {
-	return d.s.GetCounter(ctx, in)
-}
-
-func (d directClient) BatchGetCounters(ctx context.Context, in *tallyv1.BatchGetCountersRequest, _ ...grpc.CallOption) (*tallyv1.BatchGetCountersResponse, error) {
-	return d.s.BatchGetCounters(ctx, in)
-}
-
-func (d directClient) CreateCounter(ctx context.Context, in *tallyv1.CreateCounterRequest, _ ...grpc.CallOption) (*tallyv1.Counter, error) {
-	return d.s.CreateCounter(ctx, in)
-}
-
-func (d directClient) UpdateCounter(ctx context.Context, in *tallyv1.UpdateCounterRequest, _ ...grpc.CallOption) (*tallyv1.Counter, error) {
-	return d.s.UpdateCounter(ctx, in)
-}
-
-func (d directClient) ResetCounter(ctx context.Context, in *tallyv1.ResetCounterRequest, _ ...grpc.CallOption) (*tallyv1.ResetCounterResponse, error) {
-	return d.s.ResetCounter(ctx, in)
-}
-
-func (d directClient) DeleteCounter(ctx context.Context, in *tallyv1.DeleteCounterRequest, _ ...grpc.CallOption) (*emptypb.Empty, error) {
-	return d.s.DeleteCounter(ctx, in)
-}
-
-func (d directClient) ListCounters(ctx context.Context, in *tallyv1.ListCountersRequest, _ ...grpc.CallOption) (*tallyv1.ListCountersResponse, error) {
-	return d.s.ListCounters(ctx, in)
 }

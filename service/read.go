@@ -54,6 +54,9 @@ func (s *Server) ListCounters(ctx context.Context, req *tallyv1.ListCountersRequ
 		return nil, toStatus(ctx, s.log, about(listSubject, err))
 	}
 	pcs, err := toProtos(cs)
+	if err == nil {
+		err = checkReplyString("page token", next)
+	}
 	if err != nil {
 		return nil, toStatus(ctx, s.log, about(listSubject, err))
 	}

@@ -22,23 +22,19 @@ type badInput struct {
 	name  string
 	call  call
 	field string
-	// inProcess marks requests holding invalid UTF-8: a gRPC client refuses to marshal them (proto3
-	// strings must be UTF-8), so the handler is called directly.
-	inProcess bool
 }
 
-// badValue is a malformed string and whether it holds invalid UTF-8.
+// badValue is a malformed string.
 type badValue struct {
-	name      string
-	value     string
-	inProcess bool
+	name  string
+	value string
 }
 
 var badIDs = []badValue{
 	{name: "empty id", value: ""},
 	{name: "id of 1,501 bytes", value: strings.Repeat("x", 1501)},
 	{name: "slash in id", value: "a/b"},
-	{name: "invalid UTF-8 id", value: "a\xffb", inProcess: true},
+	{name: "invalid UTF-8 id", value: "a\xffb"},
 	{name: "id .", value: "."},
 	{name: "id ..", value: ".."},
 	{name: "reserved id __x__", value: "__x__"},
@@ -54,14 +50,14 @@ func badNames() []badValue {
 		{name: "prefix without slash", value: "countersapples"},
 	}
 	for _, id := range badIDs {
-		out = append(out, badValue{name: id.name, value: "counters/" + id.value, inProcess: id.inProcess})
+		out = append(out, badValue{name: id.name, value: "counters/" + id.value})
 	}
 	return out
 }
 
 var badKeys = []badValue{
 	{name: "key of 1,501 bytes", value: strings.Repeat("k", shard.MaxKeyBytes+1)},
-	{name: "invalid UTF-8 key", value: "k\xc3(k", inProcess: true},
+	{name: "invalid UTF-8 key", value: "k\xc3(k"},
 }
 
 // nameFields are the RPCs that take a counter name, the field it is in and how to send it.
@@ -181,18 +177,18 @@ func badInputs() []badInput {
 	var out []badInput
 	for _, nf := range nameFields {
 		for _, bad := range badNames() {
-			out = append(out, badInput{name: nf.rpc + "/" + bad.name, call: nf.send(bad.value), field: nf.field, inProcess: bad.inProcess})
+			out = append(out, badInput{name: nf.rpc + "/" + bad.name, call: nf.send(bad.value), field: nf.field})
 		}
 	}
 	for _, bad := range badIDs {
 		out = append(out, badInput{
 			name: "CreateCounter/" + bad.name, call: create(&tallyv1.CreateCounterRequest{CounterId: bad.value}),
-			field: "counter_id", inProcess: bad.inProcess,
+			field: "counter_id",
 		})
 	}
 	for _, kf := range keyFields {
 		for _, bad := range badKeys {
-			out = append(out, badInput{name: kf.rpc + "/" + bad.name, call: kf.send(bad.value), field: "idempotency_key", inProcess: bad.inProcess})
+			out = append(out, badInput{name: kf.rpc + "/" + bad.name, call: kf.send(bad.value), field: "idempotency_key"})
 		}
 	}
 	mask := func(paths ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: paths} }
@@ -219,7 +215,7 @@ func badInputs() []badInput {
 		{name: "ListCounters/page_size -1", call: list(&tallyv1.ListCountersRequest{PageSize: -1}), field: "page_size"},
 		{name: "ListCounters/prefix with slash", call: list(&tallyv1.ListCountersRequest{Prefix: "a/"}), field: "prefix"},
 		{name: "ListCounters/prefix of 1,501 bytes", call: list(&tallyv1.ListCountersRequest{Prefix: strings.Repeat("p", 1501)}), field: "prefix"},
-		{name: "ListCounters/invalid UTF-8 prefix", call: list(&tallyv1.ListCountersRequest{Prefix: "\xff"}), field: "prefix", inProcess: true},
+		{name: "ListCounters/invalid UTF-8 prefix", call: list(&tallyv1.ListCountersRequest{Prefix: "\xff"}), field: "prefix"},
 		{name: "ListCounters/unknown view", call: list(&tallyv1.ListCountersRequest{View: tallyv1.CounterView(99)}), field: "view"},
 	}...)
 }
@@ -228,11 +224,7 @@ func TestBadInputIsRejectedBeforeCounters(t *testing.T) {
 	for _, tt := range badInputs() {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t) // no expectations: any call of Counters fails the test
-			client := h.wire
-			if tt.inProcess {
-				client = h.direct
-			}
-			wantFieldViolation(t, tt.call(testContext(t), client), tt.field)
+			wantFieldViolation(t, tt.call(testContext(t), h.wire), tt.field)
 		})
 	}
 }

@@ -89,27 +89,27 @@ type Counter struct {
 	//
 	// Ignored by CreateCounter, which takes the ID from `counter_id`; identifies
 	// the counter in UpdateCounter.
-	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
 	// Output only. The counter's value: the sum of every delta applied since it
 	// was created or last reset.
 	//
 	// Left 0 by ListCounters with the BASIC view.
-	Value int64 `protobuf:"varint,2,opt,name=value,proto3" json:"value,omitempty"`
+	Value int64 `protobuf:"varint,2,opt,name=value" json:"value,omitempty"`
 	// The number of shards that increments are spread over, 1 to 1,000.
 	//
 	// More shards allow more concurrent increments of one counter and make reads
 	// slightly more expensive. On input 0 means the server's default; on output
 	// it is always the actual count.
-	ShardCount int32 `protobuf:"varint,3,opt,name=shard_count,json=shardCount,proto3" json:"shard_count,omitempty"`
+	ShardCount int32 `protobuf:"varint,3,opt,name=shard_count,json=shardCount" json:"shard_count,omitempty"`
 	// Output only. When the counter was created.
-	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime" json:"create_time,omitempty"`
 	// Output only. When the counter's configuration last changed: its creation,
 	// a resize, or a reset. Increments do not change it.
-	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=update_time,json=updateTime" json:"update_time,omitempty"`
 	// Output only. The consistent point in time at which `value` was read.
 	//
 	// Unset whenever `value` is omitted (ListCounters with the BASIC view).
-	ReadTime      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=read_time,json=readTime,proto3" json:"read_time,omitempty"`
+	ReadTime      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=read_time,json=readTime" json:"read_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -190,15 +190,15 @@ func (x *Counter) GetReadTime() *timestamppb.Timestamp {
 type IncrementRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The counter to add to, `counters/{counter_id}`. Created on first use.
-	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
 	// The amount to add; negative values subtract. Zero is allowed.
-	Delta int64 `protobuf:"varint,2,opt,name=delta,proto3" json:"delta,omitempty"`
+	Delta int64 `protobuf:"varint,2,opt,name=delta" json:"delta,omitempty"`
 	// Optional. At most 1,500 bytes of UTF-8. When set, the increment applies
 	// at most once per (counter, key) within the retention window.
 	//
 	// Must be empty inside a BatchIncrementRequest, whose own key covers the
 	// whole batch.
-	IdempotencyKey string `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	IdempotencyKey string `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -259,10 +259,10 @@ type IncrementResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// When the increment was committed; for a duplicate, when the original
 	// request was committed.
-	CommitTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=commit_time,json=commitTime,proto3" json:"commit_time,omitempty"`
+	CommitTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=commit_time,json=commitTime" json:"commit_time,omitempty"`
 	// True if this call repeated an earlier one with the same idempotency key:
 	// nothing was applied and `commit_time` is the original commit's.
-	Duplicate     bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	Duplicate     bool `protobuf:"varint,2,opt,name=duplicate" json:"duplicate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -318,10 +318,10 @@ type BatchIncrementRequest struct {
 	//
 	// The same counter may appear several times; its deltas add up. Each
 	// sub-request must leave `idempotency_key` empty.
-	Requests []*IncrementRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	Requests []*IncrementRequest `protobuf:"bytes,1,rep,name=requests" json:"requests,omitempty"`
 	// Optional. At most 1,500 bytes of UTF-8. When set, the whole batch applies
 	// at most once per key within the retention window.
-	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -375,10 +375,10 @@ type BatchIncrementResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// When the batch was committed; for a duplicate, when the original batch
 	// was committed.
-	CommitTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=commit_time,json=commitTime,proto3" json:"commit_time,omitempty"`
+	CommitTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=commit_time,json=commitTime" json:"commit_time,omitempty"`
 	// True if this call repeated an earlier batch with the same idempotency
 	// key: nothing was applied and `commit_time` is the original commit's.
-	Duplicate     bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	Duplicate     bool `protobuf:"varint,2,opt,name=duplicate" json:"duplicate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -431,7 +431,7 @@ func (x *BatchIncrementResponse) GetDuplicate() bool {
 type GetCounterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The counter to read, `counters/{counter_id}`.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name          string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -478,7 +478,7 @@ type BatchGetCountersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The counters to read, `counters/{counter_id}` each, at most 100. Every one
 	// must exist. A name may repeat; each occurrence gets its own entry.
-	Names         []string `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	Names         []string `protobuf:"bytes,1,rep,name=names" json:"names,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -525,7 +525,7 @@ type BatchGetCountersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The counters, in the same order as the request's `names`, all read at the
 	// same `read_time`.
-	Counters      []*Counter `protobuf:"bytes,1,rep,name=counters,proto3" json:"counters,omitempty"`
+	Counters      []*Counter `protobuf:"bytes,1,rep,name=counters" json:"counters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -572,10 +572,10 @@ type CreateCounterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The ID of the new counter, which becomes `counters/{counter_id}`. 1 to
 	// 1,500 bytes of UTF-8 without `/`, not `.` or `..`, not matching `__.*__`.
-	CounterId string `protobuf:"bytes,1,opt,name=counter_id,json=counterId,proto3" json:"counter_id,omitempty"`
+	CounterId string `protobuf:"bytes,1,opt,name=counter_id,json=counterId" json:"counter_id,omitempty"`
 	// The counter's initial configuration. `name` and the output only fields are
 	// ignored; `shard_count` 0 (or an unset counter) means the server's default.
-	Counter       *Counter `protobuf:"bytes,2,opt,name=counter,proto3" json:"counter,omitempty"`
+	Counter       *Counter `protobuf:"bytes,2,opt,name=counter" json:"counter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -629,10 +629,10 @@ type UpdateCounterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The counter to change, identified by `name`, with the new field values.
 	// `shard_count` must be 0 (the server's default) to 1,000.
-	Counter *Counter `protobuf:"bytes,1,opt,name=counter,proto3" json:"counter,omitempty"`
+	Counter *Counter `protobuf:"bytes,1,opt,name=counter" json:"counter,omitempty"`
 	// The fields to update. Only `shard_count` is allowed; an empty mask means
 	// `shard_count`.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -685,10 +685,10 @@ func (x *UpdateCounterRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 type ResetCounterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The counter to reset, `counters/{counter_id}`.
-	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
 	// Optional. At most 1,500 bytes of UTF-8. When set, the reset applies at
 	// most once per (counter, key) within the retention window.
-	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -742,10 +742,10 @@ type ResetCounterResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// When the reset was committed; for a duplicate, when the original reset
 	// was committed.
-	CommitTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=commit_time,json=commitTime,proto3" json:"commit_time,omitempty"`
+	CommitTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=commit_time,json=commitTime" json:"commit_time,omitempty"`
 	// True if this call repeated an earlier reset with the same idempotency
 	// key: nothing was applied and `commit_time` is the original commit's.
-	Duplicate     bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	Duplicate     bool `protobuf:"varint,2,opt,name=duplicate" json:"duplicate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -798,7 +798,7 @@ func (x *ResetCounterResponse) GetDuplicate() bool {
 type DeleteCounterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The counter to delete, `counters/{counter_id}`.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name          string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -845,16 +845,16 @@ type ListCountersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The maximum number of counters to return. 0 means 50; values above 1,000
 	// are treated as 1,000. A page may hold fewer counters even when more follow.
-	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize" json:"page_size,omitempty"`
 	// Optional. The `next_page_token` of a previous response, to continue that
 	// listing. All other fields must match the request that produced it.
-	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken" json:"page_token,omitempty"`
 	// Optional. Only counters whose counter ID (not the full name) starts with
 	// this string are listed. Empty lists all counters.
-	Prefix string `protobuf:"bytes,3,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	Prefix string `protobuf:"bytes,3,opt,name=prefix" json:"prefix,omitempty"`
 	// How much of each counter to return. Unspecified means BASIC, which omits
 	// `value` and `read_time`.
-	View          CounterView `protobuf:"varint,4,opt,name=view,proto3,enum=tally.v1.CounterView" json:"view,omitempty"`
+	View          CounterView `protobuf:"varint,4,opt,name=view,enum=tally.v1.CounterView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -921,9 +921,9 @@ func (x *ListCountersRequest) GetView() CounterView {
 type ListCountersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The counters of this page, in ascending byte order of counter ID.
-	Counters []*Counter `protobuf:"bytes,1,rep,name=counters,proto3" json:"counters,omitempty"`
+	Counters []*Counter `protobuf:"bytes,1,rep,name=counters" json:"counters,omitempty"`
 	// A token for the next page, or empty when this is the last page.
-	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1048,7 +1048,7 @@ const file_tally_v1_counter_proto_rawDesc = "" +
 	"\rUpdateCounter\x12\x1e.tally.v1.UpdateCounterRequest\x1a\x11.tally.v1.Counter\x12M\n" +
 	"\fResetCounter\x12\x1d.tally.v1.ResetCounterRequest\x1a\x1e.tally.v1.ResetCounterResponse\x12G\n" +
 	"\rDeleteCounter\x12\x1e.tally.v1.DeleteCounterRequest\x1a\x16.google.protobuf.Empty\x12M\n" +
-	"\fListCounters\x12\x1d.tally.v1.ListCountersRequest\x1a\x1e.tally.v1.ListCountersResponseB3Z1github.com/tally-dev/tally/proto/tally/v1;tallyv1b\x06proto3"
+	"\fListCounters\x12\x1d.tally.v1.ListCountersRequest\x1a\x1e.tally.v1.ListCountersResponseB:Z1github.com/tally-dev/tally/proto/tally/v1;tallyv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
 	file_tally_v1_counter_proto_rawDescOnce sync.Once
