@@ -10,6 +10,7 @@ import (
 )
 
 func TestWriteBatchIsAtomic(t *testing.T) {
+	t.Parallel()
 	storageModes(t, func(t *testing.T, c *firestore.Client) {
 		ctx := context.Background()
 		col := c.Collection("batch")
@@ -49,6 +50,7 @@ func TestWriteBatchIsAtomic(t *testing.T) {
 }
 
 func TestBulkWriterReportsEachWrite(t *testing.T) {
+	t.Parallel()
 	storageModes(t, func(t *testing.T, c *firestore.Client) {
 		ctx := context.Background()
 		col := c.Collection("bulk")

@@ -25,6 +25,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and repeatedly kills the emulator binary")
 	}
+	t.Parallel()
 	bin := testproc.Build(t, testproc.Emulator)[0]
 	dataDir := t.TempDir()
 	addr := testproc.FreeAddr(t)

@@ -16,6 +16,7 @@ import (
 // TestListingPagesThrough pages through ListDocuments (with a field mask) and
 // ListCollectionIds two at a time and checks every item comes exactly once, in order.
 func TestListingPagesThrough(t *testing.T) {
+	t.Parallel()
 	emu := startEmulator(t)
 	c := clientFor(t, emu, project, "")
 	ctx := context.Background()

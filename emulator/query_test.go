@@ -55,6 +55,7 @@ func setAll(t *testing.T, c *firestore.Client, col *firestore.CollectionRef, doc
 }
 
 func TestQueryFilters(t *testing.T) {
+	t.Parallel()
 	storageModes(t, func(t *testing.T, c *firestore.Client) {
 		col := c.Collection("cities")
 		setAll(t, c, col, map[string]map[string]any{
@@ -120,6 +121,7 @@ func sameSet(a, b []string) bool {
 }
 
 func TestQueryOrderingAcrossTypes(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, false)
 	col := c.Collection("mixed")
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -141,6 +143,7 @@ func TestQueryOrderingAcrossTypes(t *testing.T) {
 }
 
 func TestQueryCursorsOffsetLimitProjection(t *testing.T) {
+	t.Parallel()
 	storageModes(t, func(t *testing.T, c *firestore.Client) {
 		ctx := context.Background()
 		col := c.Collection("scores")
@@ -191,6 +194,7 @@ func TestQueryCursorsOffsetLimitProjection(t *testing.T) {
 }
 
 func TestCollectionGroupQuery(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, false)
 	ctx := context.Background()
 	for _, path := range []string{"a/1/msgs/m1", "a/2/msgs/m2", "b/1/x/y/msgs/m3", "msgs/m0", "a/1/other/o1"} {
@@ -213,6 +217,7 @@ func TestCollectionGroupQuery(t *testing.T) {
 }
 
 func TestAggregations(t *testing.T) {
+	t.Parallel()
 	storageModes(t, func(t *testing.T, c *firestore.Client) {
 		ctx := context.Background()
 		col := c.Collection("shards")
@@ -257,6 +262,7 @@ func TestAggregations(t *testing.T) {
 }
 
 func TestListDocumentsAndCollections(t *testing.T) {
+	t.Parallel()
 	storageModes(t, func(t *testing.T, c *firestore.Client) {
 		ctx := context.Background()
 		for _, path := range []string{"top/a", "top/b", "top/ghost/sub/x", "other/z", "top/a/child/c"} {
@@ -305,6 +311,7 @@ func TestListDocumentsAndCollections(t *testing.T) {
 }
 
 func TestQueryAtPastReadTime(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, true)
 	ctx := context.Background()
 	col := c.Collection("versions")
@@ -329,6 +336,7 @@ func TestQueryAtPastReadTime(t *testing.T) {
 }
 
 func TestTransactionAbortedByPhantom(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, false)
 	ctx := context.Background()
 	col := c.Collection("seats")
@@ -364,6 +372,7 @@ func TestTransactionAbortedByPhantom(t *testing.T) {
 // TestBadQueries sends malformed queries over the raw API (the official client rejects some of
 // them itself) and expects INVALID_ARGUMENT with a message naming the problem.
 func TestBadQueries(t *testing.T) {
+	t.Parallel()
 	em := startEmulator(t)
 	conn, err := grpc.NewClient(em.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

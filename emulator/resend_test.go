@@ -44,6 +44,7 @@ func (l *loseCommitAnswers) intercept(ctx context.Context, method string, req, r
 // client re-sends the same Commit after a lost answer, and RunTransaction must succeed with the
 // transaction's writes applied once.
 func TestTransactionWhoseCommitAnswerIsLost(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		lose int

@@ -19,6 +19,7 @@ func TestQueryOver100000DocumentsStreams(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 100,000 documents")
 	}
+	// Not parallel: it measures the heap of the whole test process.
 	em := startEmulator(t)
 	conn, err := grpc.NewClient(em.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

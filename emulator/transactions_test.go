@@ -14,6 +14,7 @@ import (
 )
 
 func TestGetAllAnswersEveryDocument(t *testing.T) {
+	t.Parallel()
 	storageModes(t, func(t *testing.T, c *firestore.Client) {
 		ctx := context.Background()
 		col := c.Collection("getall")
@@ -45,6 +46,7 @@ func TestGetAllAnswersEveryDocument(t *testing.T) {
 // TestConcurrentReadModifyWrite is the contention case that stalls other emulators: every
 // transaction reads and writes the same document. All must finish, and the count must be exact.
 func TestConcurrentReadModifyWrite(t *testing.T) {
+	t.Parallel()
 	storageModes(t, func(t *testing.T, c *firestore.Client) {
 		ctx := context.Background()
 		doc := c.Collection("rmw").Doc("hot")
@@ -85,6 +87,7 @@ func TestConcurrentReadModifyWrite(t *testing.T) {
 }
 
 func TestTransactionConflictsAreDetected(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, false)
 	ctx := context.Background()
 	doc := c.Collection("conflict").Doc("d")
@@ -119,6 +122,7 @@ func TestTransactionConflictsAreDetected(t *testing.T) {
 }
 
 func TestReadOnlyTransactions(t *testing.T) {
+	t.Parallel()
 	storageModes(t, func(t *testing.T, c *firestore.Client) {
 		ctx := context.Background()
 		doc := c.Collection("ro").Doc("d")
@@ -171,6 +175,7 @@ func TestReadOnlyTransactions(t *testing.T) {
 }
 
 func TestReadAtPastReadTime(t *testing.T) {
+	t.Parallel()
 	storageModes(t, func(t *testing.T, c *firestore.Client) {
 		ctx := context.Background()
 		doc := c.Collection("history").Doc("d")
@@ -207,6 +212,7 @@ func TestReadAtPastReadTime(t *testing.T) {
 }
 
 func TestAbandonedTransactionDoesNotStallOthers(t *testing.T) {
+	t.Parallel()
 	c := newClient(t, false)
 	ctx := context.Background()
 	doc := c.Collection("stall").Doc("d")

@@ -11,6 +11,7 @@ import (
 )
 
 func TestTransforms(t *testing.T) {
+	t.Parallel()
 	storageModes(t, func(t *testing.T, c *firestore.Client) {
 		ctx := context.Background()
 		tests := []struct {

@@ -14,6 +14,7 @@ import (
 )
 
 func TestTTLSweepDeletesExpiredDocuments(t *testing.T) {
+	t.Parallel()
 	for _, durable := range []bool{false, true} {
 		name := "memory"
 		if durable {
@@ -76,6 +77,7 @@ func TestTTLSweepDeletesExpiredDocuments(t *testing.T) {
 }
 
 func TestStartRejectsInvalidTTLPolicies(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		policies []ttl.Policy
@@ -102,6 +104,7 @@ func TestStartRejectsInvalidTTLPolicies(t *testing.T) {
 // TestTTLPolicyAddedToExistingData: documents written while the emulator ran without a policy
 // expire once it restarts on the same data with one (the expiry index is built at startup).
 func TestTTLPolicyAddedToExistingData(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ctx := context.Background()
 	start := func(policies []ttl.Policy) *emulator.Emulator {

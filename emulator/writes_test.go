@@ -11,6 +11,7 @@ import (
 )
 
 func TestWritesAndPreconditions(t *testing.T) {
+	t.Parallel()
 	storageModes(t, func(t *testing.T, c *firestore.Client) {
 		ctx := context.Background()
 		col := c.Collection("things")
@@ -208,6 +209,7 @@ func TestWritesAndPreconditions(t *testing.T) {
 }
 
 func TestDatabasesAreSeparateNamespaces(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	em := startEmulator(t)
 	a := clientFor(t, em, "project-a", "")

@@ -18,6 +18,7 @@ import (
 // TestResizeUnderConcurrentIncrements resizes a hot counter up and down, from two servers, while
 // 32 clients increment it through both; the final value must be exact.
 func TestResizeUnderConcurrentIncrements(t *testing.T) {
+	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{})
 	a := storeOn(t, em, shard.Options{})
 	b := storeOn(t, em, shard.Options{})
@@ -61,6 +62,7 @@ func TestResizeUnderConcurrentIncrements(t *testing.T) {
 }
 
 func TestResizeReportsTheValue(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, shard.Options{})
 	ctx := context.Background()
 	for range 40 {
@@ -81,6 +83,7 @@ func TestResizeReportsTheValue(t *testing.T) {
 }
 
 func TestResetDeleteCreate(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, shard.Options{})
 	ctx := context.Background()
 	if _, err := s.Create(ctx, "c", 3); err != nil {
@@ -131,6 +134,7 @@ func TestResetDeleteCreate(t *testing.T) {
 // TestDeleteSeenByAnotherServer: a server with a cached view of a deleted counter must not add
 // to the deleted incarnation.
 func TestDeleteSeenByAnotherServer(t *testing.T) {
+	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{})
 	a := storeOn(t, em, shard.Options{})
 	b := storeOn(t, em, shard.Options{DefaultShards: 1})
@@ -150,6 +154,7 @@ func TestDeleteSeenByAnotherServer(t *testing.T) {
 }
 
 func TestBatchGetAndList(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, shard.Options{DefaultShards: 2})
 	ctx := context.Background()
 	ids := []string{"apple", "apricot", "banana", "app", "b", "ápple"}
@@ -202,6 +207,7 @@ func TestBatchGetAndList(t *testing.T) {
 }
 
 func TestCloseDrainsQueuedIncrements(t *testing.T) {
+	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{})
 	client := emulatortest.NewClient(t, em.Addr(), "tally-test")
 	s, err := shard.New(client, shard.Options{})

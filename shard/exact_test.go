@@ -14,6 +14,7 @@ import (
 // bounds puts the counter in exact mode, which every server notices before its next write, and
 // the counter leaves it once the total moves back; the value is exact throughout.
 func TestExactModeNearTheInt64Bounds(t *testing.T) {
+	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{})
 	a, b := storeOn(t, em, shard.Options{}), storeOn(t, em, shard.Options{})
 	client := emulatortest.NewClient(t, em.Addr(), "tally-test")

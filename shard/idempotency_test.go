@@ -18,6 +18,7 @@ import (
 )
 
 func TestIdempotencyKeys(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, shard.Options{})
 	ctx := context.Background()
 	first, err := s.Increment(ctx, "c", 5, "key-1")
@@ -46,6 +47,7 @@ func TestIdempotencyKeys(t *testing.T) {
 }
 
 func TestConcurrentRetriesOfOneKeyApplyOnce(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, shard.Options{})
 	ctx := context.Background()
 	const tries = 32
@@ -77,6 +79,7 @@ func TestConcurrentRetriesOfOneKeyApplyOnce(t *testing.T) {
 }
 
 func TestLostCommitAnswersCountOnce(t *testing.T) {
+	t.Parallel()
 	for _, key := range []string{"with-key", ""} {
 		t.Run("key="+key, func(t *testing.T) {
 			em := emulatortest.Start(t, emulator.Options{})
@@ -119,6 +122,7 @@ func TestLostCommitAnswersCountOnce(t *testing.T) {
 }
 
 func TestBatchIncrementIsAtomic(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, shard.Options{})
 	ctx := context.Background()
 	deltas := []shard.Delta{{CounterID: "a", Delta: 1}, {CounterID: "b", Delta: 2}, {CounterID: "a", Delta: 3}}
@@ -156,6 +160,7 @@ func TestBatchIncrementIsAtomic(t *testing.T) {
 // calls with fresh keys, so that they share commits: the repeats must be answered as duplicates
 // and every fresh call applied.
 func TestDuplicateKeysDoNotFailTheirBatch(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, shard.Options{MaxInFlight: 1})
 	ctx := context.Background()
 	for i := range 8 {
@@ -199,6 +204,7 @@ func TestDuplicateKeysDoNotFailTheirBatch(t *testing.T) {
 
 // TestRecordsCarryExpiry checks the field a Firestore TTL policy deletes idempotency records by.
 func TestRecordsCarryExpiry(t *testing.T) {
+	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{})
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	s := storeOn(t, em, shard.Options{KeyRetention: 2 * time.Hour, Now: func() time.Time { return now }})
@@ -225,6 +231,7 @@ func TestRecordsCarryExpiry(t *testing.T) {
 // declares for the TTL policy, so once a record expires the emulator deletes it, and the key,
 // forgotten, applies again.
 func TestRecordsExpireUnderTheDeclaredTTLPolicy(t *testing.T) {
+	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{TTL: []ttl.Policy{{CollectionGroup: shard.TTLCollectionGroup, Field: shard.TTLField}}})
 	longAgo := func() time.Time { return time.Now().Add(-48 * time.Hour) }
 	s := storeOn(t, em, shard.Options{Now: longAgo, KeyRetention: 24 * time.Hour})

@@ -14,6 +14,7 @@ import (
 )
 
 func TestIncrementCreatesCounterAndSums(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, shard.Options{DefaultShards: 4})
 	ctx := context.Background()
 	if _, err := s.Get(ctx, "fresh"); !errors.Is(err, shard.ErrNotFound) {
@@ -39,6 +40,7 @@ func TestIncrementCreatesCounterAndSums(t *testing.T) {
 }
 
 func TestConcurrentIncrementsAreExactAndCoalesced(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, shard.Options{})
 	const clients, each = 64, 50
 	incrementConcurrently(t, s, "hot", clients, each, func(int, int) string { return "" })
@@ -58,6 +60,7 @@ func TestConcurrentIncrementsAreExactAndCoalesced(t *testing.T) {
 // TestFullBatchesRunOnMoreLanes: when a full batch waits, more commits of the counter run at
 // once, each on its own shard, and the total stays exact, keyed increments included.
 func TestFullBatchesRunOnMoreLanes(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, shard.Options{MaxBatch: 2, MaxInFlight: 4})
 	const clients, each = 64, 20
 	incrementConcurrently(t, s, "hot", clients, each, func(client, n int) string {
@@ -104,6 +107,7 @@ func incrementConcurrently(t *testing.T, s *shard.Store, id string, clients, eac
 // outside int64 fails and applies nothing, whichever shard it could have gone to, and the counter
 // stays readable.
 func TestOverflowIsRejectedAndNothingApplied(t *testing.T) {
+	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{})
 	s, other := storeOn(t, em, shard.Options{}), storeOn(t, em, shard.Options{})
 	ctx := context.Background()

@@ -13,6 +13,7 @@ import (
 // TestShardLayout: a counter's shards are the documents counters/{id}/shards/{n}, whose count
 // fields sum to the value and which carry the counter's generation.
 func TestShardLayout(t *testing.T) {
+	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{})
 	s := storeOn(t, em, shard.Options{})
 	client := emulatortest.NewClient(t, em.Addr(), "tally-test")
@@ -58,6 +59,7 @@ func TestShardLayout(t *testing.T) {
 // of the counter (a server that had not seen a delete wrote them) are not part of the value,
 // and increments, resizes and the value treat them as empty shards.
 func TestShardsOfAnEarlierGenerationCountAsEmpty(t *testing.T) {
+	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{})
 	s := storeOn(t, em, shard.Options{})
 	client := emulatortest.NewClient(t, em.Addr(), "tally-test")

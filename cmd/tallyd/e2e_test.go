@@ -26,6 +26,7 @@ import (
 )
 
 func TestSixtyFourClientsOneCounterExactTotal(t *testing.T) {
+	t.Parallel()
 	srv := startTallyd(t, "")
 	const clients, each = 64, 40
 	var wg sync.WaitGroup
@@ -55,6 +56,7 @@ func TestRestartKeepsEveryValue(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and restarts the tallyd binary")
 	}
+	t.Parallel()
 	p := startProcess(t, buildBinaries(t).tallyd, t.TempDir())
 	want := map[string]int64{}
 	for round, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
@@ -96,6 +98,7 @@ func TestRestartKeepsEveryValue(t *testing.T) {
 // TestRetriesWithOneKeyCountOnce retries increments the way a client would, including when the
 // first attempt's answer is lost on the way back.
 func TestRetriesWithOneKeyCountOnce(t *testing.T) {
+	t.Parallel()
 	srv := startTallyd(t, "")
 	var lose atomic.Int64
 	dropAnswer := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -138,6 +141,7 @@ func TestRetriesWithOneKeyCountOnce(t *testing.T) {
 }
 
 func TestResizeUpAndDownUnderLoad(t *testing.T) {
+	t.Parallel()
 	srv := startTallyd(t, "")
 	c := dial(t, srv.addr)
 	ctx := context.Background()
@@ -172,6 +176,7 @@ func TestResizeUpAndDownUnderLoad(t *testing.T) {
 }
 
 func TestBadInputsGetTheirCodeAndWriteNothing(t *testing.T) {
+	t.Parallel()
 	srv := startTallyd(t, "")
 	c := dial(t, srv.addr)
 	ctx := context.Background()
@@ -279,6 +284,7 @@ func hasFieldViolation(err error, field string) bool {
 }
 
 func TestHealthAndReflection(t *testing.T) {
+	t.Parallel()
 	srv := startTallyd(t, "")
 	conn, err := grpc.NewClient(srv.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -315,6 +321,7 @@ func TestHealthAndReflection(t *testing.T) {
 // TestGracefulShutdownFinishesInFlightIncrements stops the server while clients increment: every
 // increment acknowledged before the stop must be there after a restart on the same data.
 func TestGracefulShutdownFinishesInFlightIncrements(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	srv := startTallyd(t, dir)
 	c := dial(t, srv.addr)

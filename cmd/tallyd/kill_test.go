@@ -30,6 +30,7 @@ func TestSIGKILLedReplicasCountEveryKeyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries and repeatedly kills replicas and the emulator")
 	}
+	// Not parallel: the kills must fit a budget of wall time, which other tests' load would eat.
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("TALLYD_TEST_SEED"); s != "" {
 		var err error

@@ -12,6 +12,7 @@ import (
 // TestUsesTheEmulatorNamedByTheEnvironment: with FIRESTORE_EMULATOR_HOST set, tallyd stores
 // counters in that emulator (the same code path as Cloud Firestore, only the address differs).
 func TestUsesTheEmulatorNamedByTheEnvironment(t *testing.T) {
+	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{})
 	srv := startTallydEnv(t, map[string]string{
 		"FIRESTORE_EMULATOR_HOST": em.Addr(),

@@ -20,6 +20,7 @@ func TestReplicasAgreeThroughTheCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the emulator, two tallyd replicas and the CLI as processes")
 	}
+	t.Parallel()
 	bins := buildBinaries(t)
 	em := testproc.StartEmulator(t, bins.emulator, "--in-memory", "--host", "127.0.0.1", "--port", "0")
 	replicas := map[string]*testproc.Process{

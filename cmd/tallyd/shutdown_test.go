@@ -21,6 +21,7 @@ import (
 // restart on the same data the value must be exactly the number of successes: no call reported
 // failed whose increment was applied, none reported OK and lost.
 func TestShutdownAnswersEveryCallTruthfully(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		timeout string // --shutdown-timeout

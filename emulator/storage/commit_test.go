@@ -11,6 +11,7 @@ import (
 )
 
 func TestSubmitRejectsInvalidBatches(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, true)
 	w := newWriter(t, s)
 	first := w.commit(set(1, "c", "a"))
@@ -101,6 +102,7 @@ func submitConcurrently(t *testing.T, s *Store, n int) {
 }
 
 func TestGroupCommitSharesFsyncs(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, s *Store) {
 		const n = 64
 		submitConcurrently(t, s, n)
@@ -116,6 +118,7 @@ func TestGroupCommitSharesFsyncs(t *testing.T) {
 }
 
 func TestMaxGroupBytesBoundsGroups(t *testing.T) {
+	t.Parallel()
 	s := openWith(t, Options{InMemory: true, MaxGroupBytes: 1})
 	const n = 10
 	submitConcurrently(t, s, n)
@@ -136,6 +139,7 @@ func failingFS() (vfs.FS, *errorfs.Toggle) {
 }
 
 func TestWriteFailureFailsTheStore(t *testing.T) {
+	t.Parallel()
 	fs, toggle := failingFS()
 	s := openWith(t, Options{fs: fs})
 	w := newWriter(t, s)

@@ -168,6 +168,7 @@ func checkRecovered(t *testing.T, s *Store, acked []int64) {
 // A power loss keeps only what was synced. The store runs on a file system that can produce
 // the state after a crash: synced data plus some, all or none of the rest.
 func TestPowerLossKeepsAcknowledgedBatches(t *testing.T) {
+	t.Parallel()
 	for _, unsynced := range []int{0, 50, 100} {
 		t.Run(fmt.Sprintf("unsynced data kept %d%%", unsynced), func(t *testing.T) {
 			fs := vfs.NewCrashableMem()

@@ -21,6 +21,7 @@ func collectDatabases(t *testing.T, s *Store) []resource.Database {
 }
 
 func TestDatabases(t *testing.T) {
+	t.Parallel()
 	a := resource.Database{Project: "p", Database: "(default)"}
 	b := resource.Database{Project: "p", Database: "other"}
 	nul := resource.Database{Project: "p\x00q", Database: "d"}
@@ -80,6 +81,7 @@ func TestDatabases(t *testing.T) {
 }
 
 func TestDatabasesSeeksPastDocuments(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, true)
 	dbs := []resource.Database{{Project: "p", Database: "big"}, {Project: "p", Database: "small"}}
 	for _, db := range dbs {
@@ -102,6 +104,7 @@ func TestDatabasesSeeksPastDocuments(t *testing.T) {
 }
 
 func TestDatabasesStopsEarly(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, true)
 	for _, name := range []string{"a", "b", "c"} {
 		w := newWriter(t, s)
@@ -126,6 +129,7 @@ func TestDatabasesStopsEarly(t *testing.T) {
 // Each step reads afresh, so a consumer may write between databases and a database created
 // ahead of the cursor is still listed.
 func TestDatabasesSeesWritesAheadOfTheCursor(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, true)
 	write := func(name string) {
 		w := newWriter(t, s)
@@ -150,6 +154,7 @@ func TestDatabasesSeesWritesAheadOfTheCursor(t *testing.T) {
 }
 
 func TestDatabasesOnAClosedStore(t *testing.T) {
+	t.Parallel()
 	s, err := Open(Options{InMemory: true})
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,7 @@ func expiring(t testing.TB, s *Store, db resource.Database, until int64, after *
 }
 
 func TestExpiryIndexFollowsWrites(t *testing.T) {
+	t.Parallel()
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			opts := Options{InMemory: m.inMemory, Expiry: expiryOfN("n")}
@@ -81,6 +82,7 @@ func TestExpiryIndexFollowsWrites(t *testing.T) {
 // TestExpiryIndexIsRebuiltForANewConfig: a store opened with another expiry definition, or
 // none, rebuilds or removes its index at Open.
 func TestExpiryIndexIsRebuiltForANewConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	reopen := func(e *Expiry) *Store {
 		t.Helper()
@@ -134,6 +136,7 @@ func TestExpiryIndexIsRebuiltForANewConfig(t *testing.T) {
 // TestExpiryIndexRebuildSpansBatches: a rebuild larger than one of its write batches indexes
 // every document.
 func TestExpiryIndexRebuildSpansBatches(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s, err := Open(Options{Dir: dir})
 	if err != nil {

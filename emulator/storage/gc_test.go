@@ -36,6 +36,7 @@ func readEverything(t *testing.T, s *Store, docs [][]string, from, to int64) []s
 }
 
 func TestGCKeepsWhatReadsAtHorizonNeed(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, s *Store) {
 		w := newWriter(t, s)
 		docs := [][]string{{"c", "a"}, {"c", "b"}, {"c", "d"}, {"c", "p", "s", "1"}, {"x", "y"}}
@@ -87,6 +88,7 @@ func TestGCKeepsWhatReadsAtHorizonNeed(t *testing.T) {
 }
 
 func TestGCVisitsOnlyDocumentsWithHistory(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, true)
 	// The startup scan of history, still running, would mark the documents again after a
 	// collection and spoil the counts.
@@ -121,6 +123,7 @@ func TestGCVisitsOnlyDocumentsWithHistory(t *testing.T) {
 
 // A document written over and over with GC running keeps a bounded number of keys.
 func TestGCBoundsAHotDocument(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, s *Store) {
 		w := newWriter(t, s)
 		const window = 5 // commits kept readable behind the newest
@@ -142,6 +145,7 @@ func TestGCBoundsAHotDocument(t *testing.T) {
 }
 
 func TestGCStateSurvivesReopen(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s, err := Open(Options{Dir: dir})
 	if err != nil {
@@ -168,6 +172,7 @@ func TestGCStateSurvivesReopen(t *testing.T) {
 
 // Commits and GC runs interleave freely; reads at or after every horizon used stay exact.
 func TestGCConcurrentWithCommits(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, s *Store) {
 		w := newWriter(t, s)
 		docs := []string{"a", "b", "c"}

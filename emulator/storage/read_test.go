@@ -9,6 +9,7 @@ import (
 )
 
 func TestReadsAsOfTime(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, s *Store) {
 		w := newWriter(t, s)
 		t1 := w.commit(set(1, "c", "a"), set(1, "c", "b"))
@@ -95,6 +96,7 @@ func TestReadsAsOfTime(t *testing.T) {
 // TestLatestAllReadsMemtableAndTables: documents in flushed tables (found through their bloom
 // filters), in the memtable, nested under each other and missing are all resolved.
 func TestLatestAllReadsMemtableAndTables(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, false)
 	w := newWriter(t, s)
 	var paths [][]string
@@ -132,6 +134,7 @@ func TestLatestAllReadsMemtableAndTables(t *testing.T) {
 }
 
 func TestDatabasesAreIsolated(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, s *Store) {
 		w := newWriter(t, s)
 		other := resource.Database{Project: "proj", Database: "other"}
@@ -162,6 +165,7 @@ func TestDatabasesAreIsolated(t *testing.T) {
 }
 
 func TestSnapshotReadTimeIsCappedAtDurableTime(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, true)
 	w := newWriter(t, s)
 	at := w.commit(set(1, "c", "a"))
@@ -176,6 +180,7 @@ func TestSnapshotReadTimeIsCappedAtDurableTime(t *testing.T) {
 }
 
 func TestReadsRejectInvalidArguments(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, true)
 	sn := s.Snapshot(testDB, 0)
 	bad := resource.Database{Project: "p"}

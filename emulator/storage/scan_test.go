@@ -28,6 +28,7 @@ func populate(t *testing.T, s *Store) (t1, t2, t3 int64) {
 }
 
 func TestDocuments(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, s *Store) {
 		t1, t2, t3 := populate(t, s)
 		tests := []struct {
@@ -70,6 +71,7 @@ func TestDocuments(t *testing.T) {
 }
 
 func TestDocumentsShowMissing(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, s *Store) {
 		t1, _, t3 := populate(t, s)
 		tests := []struct {
@@ -95,6 +97,7 @@ func TestDocumentsShowMissing(t *testing.T) {
 }
 
 func TestCollectionIDs(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, s *Store) {
 		t1, _, t3 := populate(t, s)
 		w := newWriter(t, s)
@@ -132,6 +135,7 @@ func TestCollectionIDs(t *testing.T) {
 
 // A direct-children scan must seek over each document's subtree rather than walk it.
 func TestChildrenScanSkipsSubtrees(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, s *Store) {
 		w := newWriter(t, s)
 		const children, descendants = 5, 400
@@ -168,6 +172,7 @@ func TestChildrenScanSkipsSubtrees(t *testing.T) {
 }
 
 func TestScanStopsEarly(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, s *Store) {
 		_, _, t3 := populate(t, s)
 		sn := s.Snapshot(testDB, t3)

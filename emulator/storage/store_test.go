@@ -9,12 +9,14 @@ import (
 )
 
 func TestOpenRequiresADirectory(t *testing.T) {
+	t.Parallel()
 	if _, err := Open(Options{}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("Open without Dir: %v, want ErrInvalid", err)
 	}
 }
 
 func TestOpenRefusesUnknownFormats(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		key   []byte
@@ -48,6 +50,7 @@ func TestOpenRefusesUnknownFormats(t *testing.T) {
 }
 
 func TestReopenKeepsDataAndDurableTime(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s, err := Open(Options{Dir: dir})
 	if err != nil {
@@ -76,6 +79,7 @@ func TestReopenKeepsDataAndDurableTime(t *testing.T) {
 }
 
 func TestCloseFlushesQueuedBatches(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, s *Store) {
 		w := newWriter(t, s)
 		var tickets []*Ticket
@@ -103,6 +107,7 @@ func TestCloseFlushesQueuedBatches(t *testing.T) {
 }
 
 func TestClosedStoreRefusesEverything(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, true)
 	w := newWriter(t, s)
 	at := w.commit(set(1, "c", "a"))
