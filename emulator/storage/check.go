@@ -93,17 +93,7 @@ func (c *checker) meta() error {
 }
 
 // get returns a copy of key's value, or nil if it is not stored.
-func (c *checker) get(key []byte) ([]byte, error) {
-	v, closer, err := c.r.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer closer.Close()
-	return bytes.Clone(v), nil
-}
+func (c *checker) get(key []byte) ([]byte, error) { return getCopy(c.r, key) }
 
 // walk visits every key in order and checks it by its keyspace.
 func (c *checker) walk() error {

@@ -157,7 +157,7 @@ func prepareExpiryIndex(db *pebble.DB, e *Expiry) error {
 	if e != nil {
 		want = e.Config
 	}
-	have, err := readExpiryConfig(db)
+	have, err := getCopy(db, expiryConfigKey)
 	if err != nil {
 		return err
 	}
@@ -184,8 +184,9 @@ func prepareExpiryIndex(db *pebble.DB, e *Expiry) error {
 	return db.Set(expiryConfigKey, []byte(want), pebble.Sync)
 }
 
-func readExpiryConfig(db *pebble.DB) ([]byte, error) {
-	v, closer, err := db.Get(expiryConfigKey)
+// getCopy returns a copy of key's value in r, or nil if it is not stored.
+func getCopy(r pebble.Reader, key []byte) ([]byte, error) {
+	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}
