@@ -86,19 +86,13 @@ func TestExpiryIndexIsRebuiltForANewConfig(t *testing.T) {
 	dir := t.TempDir()
 	reopen := func(e *Expiry) *Store {
 		t.Helper()
-		s, err := Open(Options{Dir: dir, Expiry: e})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return openWith(t, Options{Dir: dir, Expiry: e})
 	}
 	s := reopen(nil)
 	w := newWriter(t, s)
 	w.commit(set(10, "c", "a"), set(20, "c", "b"), del("c", "gone"))
 	w.commit(del("c", "b"))
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	closeChecked(t, s)
 
 	s = reopen(expiryOfN("n"))
 	if got := expiring(t, s, testDB, math.MaxInt64, nil); !slices.Equal(got, []string{"c/a@10"}) {
@@ -107,9 +101,7 @@ func TestExpiryIndexIsRebuiltForANewConfig(t *testing.T) {
 	if s.ExpiryConfig() != "n" {
 		t.Fatalf("ExpiryConfig = %q", s.ExpiryConfig())
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	closeChecked(t, s)
 
 	doubled := &Expiry{Config: "2n", Of: func(path []string, fields map[string]*pb.Value) (int64, bool) {
 		at, ok := expiryOfN("").Of(path, fields)
@@ -119,12 +111,9 @@ func TestExpiryIndexIsRebuiltForANewConfig(t *testing.T) {
 	if got := expiring(t, s, testDB, math.MaxInt64, nil); !slices.Equal(got, []string{"c/a@20"}) {
 		t.Fatalf("after a config change: %v", got)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	closeChecked(t, s)
 
 	s = reopen(nil)
-	defer s.Close()
 	if n := countKeys(t, s, []byte{expiryPrefix}); n != 0 {
 		t.Fatalf("%d index keys left in a store opened without an expiry index", n)
 	}
@@ -138,10 +127,7 @@ func TestExpiryIndexIsRebuiltForANewConfig(t *testing.T) {
 func TestExpiryIndexRebuildSpansBatches(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openWith(t, Options{Dir: dir})
 	w := newWriter(t, s)
 	const docs = 20_000 // ~2 MB of index keys, two rebuild batches at least
 	for i := 0; i < docs; i += 1000 {
@@ -151,9 +137,7 @@ func TestExpiryIndexRebuildSpansBatches(t *testing.T) {
 		}
 		w.commit(changes...)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	closeChecked(t, s)
 	s = openWith(t, Options{Dir: dir, Expiry: expiryOfN("n")})
 	if n := countKeys(t, s, []byte{expiryPrefix}); n != docs {
 		t.Fatalf("%d index keys after the rebuild, want %d", n, docs)

@@ -147,17 +147,12 @@ func TestGCBoundsAHotDocument(t *testing.T) {
 func TestGCStateSurvivesReopen(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openWith(t, Options{Dir: dir})
 	w := newWriter(t, s)
 	w.commit(set(1, "c", "a"), set(1, "c", "b"), set(1, "c", "a", "s", "x"))
 	w.commit(set(2, "c", "a"), set(2, "c", "a", "s", "x"))
 	at := w.commit(set(3, "c", "a"), del("c", "b"))
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	closeChecked(t, s)
 	s = openWith(t, Options{Dir: dir})
 	<-s.gc.rebuilt
 	stats, err := s.CollectGarbage(at)

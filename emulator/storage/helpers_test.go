@@ -51,6 +51,15 @@ func openUnchecked(t testing.TB, opts Options) *Store {
 	return s
 }
 
+// closeChecked checks s and closes it, for a test that reopens its directory.
+func closeChecked(t testing.TB, s *Store) {
+	t.Helper()
+	checkConsistent(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // checkConsistent fails the test if Check finds a violation. A store the test closed is left
 // alone: a reopened one is checked in its place.
 func checkConsistent(t testing.TB, s *Store) {

@@ -52,16 +52,11 @@ func TestOpenRefusesUnknownFormats(t *testing.T) {
 func TestReopenKeepsDataAndDurableTime(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openWith(t, Options{Dir: dir})
 	w := newWriter(t, s)
 	w.commit(set(1, "c", "a"))
 	last := w.commit(set(2, "c", "a"), set(1, "c", "b"))
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	closeChecked(t, s)
 	s = openWith(t, Options{Dir: dir})
 	if s.DurableTime() != last || s.LastCommitTime() != last {
 		t.Fatalf("after reopen DurableTime, LastCommitTime = %d, %d; want %d", s.DurableTime(), s.LastCommitTime(), last)
