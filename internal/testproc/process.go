@@ -36,8 +36,9 @@ type ServingAt func(line string) (addr string, ok bool)
 
 // Start starts cmd and hands every line it prints on stdout to onLine, one at a time on a
 // goroutine of its own, until onLine returns false; the rest is read and dropped, so that the
-// program never blocks on a full pipe. The process is SIGKILLed when the test ends; if the test
-// failed, the end of its stderr is logged then.
+// program never blocks on a full pipe. onLine must not wait for the test: Kill and Signal wait
+// until every line was handled. The process is SIGKILLed when the test ends; if the test failed,
+// the end of its stderr is logged then.
 func Start(t testing.TB, name string, cmd *exec.Cmd, onLine func(line string) bool) *Process {
 	t.Helper()
 	stderr := new(tail)
