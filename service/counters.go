@@ -22,4 +22,4 @@ type Counters interface {
 	List(ctx context.Context, opts shard.ListOptions) ([]*shard.Counter, string, error)
 }
 
-var _ Counters = (*shard.Store)(nil)
+var _ Counters = (*shard.Counters)(nil)

@@ -12,7 +12,7 @@ import (
 )
 
 // Create creates a counter with value 0 and the given shard count (0 = the default).
-func (s *Store) Create(ctx context.Context, id string, shards int) (*Counter, error) {
+func (s *Counters) Create(ctx context.Context, id string, shards int) (*Counter, error) {
 	if err := check("id", ValidateCounterID(id)); err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (s *Store) Create(ctx context.Context, id string, shards int) (*Counter, er
 }
 
 // shardCount is the shard count a Create or Resize asks for: n, or the default for 0.
-func (s *Store) shardCount(n int) (int, error) {
+func (s *Counters) shardCount(n int) (int, error) {
 	if err := check("shards", ValidateShards(n)); err != nil {
 		return 0, err
 	}
@@ -64,7 +64,7 @@ func (s *Store) shardCount(n int) (int, error) {
 // transaction that reads every shard, spreads the exact total evenly over the new shards and
 // deletes the shards past the new count. Rewriting every shard is also what tells the other
 // servers: their next conditional write to the counter fails, and they reload it.
-func (s *Store) Resize(ctx context.Context, id string, shards int) (*Counter, error) {
+func (s *Counters) Resize(ctx context.Context, id string, shards int) (*Counter, error) {
 	if err := check("id", ValidateCounterID(id)); err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (s *Store) Resize(ctx context.Context, id string, shards int) (*Counter, er
 // evenly over n shards inside tx, deletes the shards past n and records n in the metadata, with
 // exact mode set if the total is too close to the int64 bounds. It returns the total and whether
 // the counter is now in exact mode.
-func (s *Store) respread(tx *firestore.Transaction, id string, cfg config, shards map[int]*firestore.DocumentSnapshot, n int) (total int64, exact bool, err error) {
+func (s *Counters) respread(tx *firestore.Transaction, id string, cfg config, shards map[int]*firestore.DocumentSnapshot, n int) (total int64, exact bool, err error) {
 	t, err := shardTotal(shards, cfg.generation)
 	if err != nil {
 		return 0, false, err
@@ -135,7 +135,7 @@ func shardTotal(shards map[int]*firestore.DocumentSnapshot, gen string) (*big.In
 // rewriteShards sets the shards 0..len(values)-1 to values, with a fresh attempt name so that
 // every document changes (and so does its update time, which other servers' writes are
 // conditional on), and deletes the other shard documents in old.
-func (s *Store) rewriteShards(tx *firestore.Transaction, id, gen string, values []int64, old map[int]*firestore.DocumentSnapshot, attempt string) error {
+func (s *Counters) rewriteShards(tx *firestore.Transaction, id, gen string, values []int64, old map[int]*firestore.DocumentSnapshot, attempt string) error {
 	for n, v := range values {
 		if err := tx.Set(s.shardRef(id, n), shardData(v, gen, attempt)); err != nil {
 			return err
@@ -153,7 +153,7 @@ func (s *Store) rewriteShards(tx *firestore.Transaction, id, gen string, values 
 
 // Reset sets a counter back to 0 by setting every shard to 0. With a key it applies at most once per
 // (counter, key), so a retried reset cannot wipe increments made after the first one.
-func (s *Store) Reset(ctx context.Context, id string, key string) (WriteResult, error) {
+func (s *Counters) Reset(ctx context.Context, id string, key string) (WriteResult, error) {
 	if err := check("id", ValidateCounterID(id)); err != nil {
 		return WriteResult{}, err
 	}
@@ -230,7 +230,7 @@ func (s *Store) Reset(ctx context.Context, id string, key string) (WriteResult, 
 }
 
 // Delete deletes a counter and its shards. Its idempotency records expire on their own.
-func (s *Store) Delete(ctx context.Context, id string) error {
+func (s *Counters) Delete(ctx context.Context, id string) error {
 	if err := check("id", ValidateCounterID(id)); err != nil {
 		return err
 	}
@@ -246,12 +246,12 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 // transact runs change in a read-write transaction, after reading the counter's configuration
 // and locking all its shards, and returns the commit time. It fails with ErrNotFound when the
 // counter does not exist.
-func (s *Store) transact(ctx context.Context, id string, change func(tx *firestore.Transaction, cfg config, shards map[int]*firestore.DocumentSnapshot) error) (time.Time, error) {
+func (s *Counters) transact(ctx context.Context, id string, change func(tx *firestore.Transaction, cfg config, shards map[int]*firestore.DocumentSnapshot) error) (time.Time, error) {
 	return s.transactWithPrelude(ctx, id, nil, change)
 }
 
 // transactWithPrelude is transact with extra reads (prelude) before the shards are read.
-func (s *Store) transactWithPrelude(ctx context.Context, id string, prelude func(tx *firestore.Transaction) error,
+func (s *Counters) transactWithPrelude(ctx context.Context, id string, prelude func(tx *firestore.Transaction) error,
 	change func(tx *firestore.Transaction, cfg config, shards map[int]*firestore.DocumentSnapshot) error) (time.Time, error) {
 	if err := s.begin(); err != nil {
 		return time.Time{}, err
@@ -294,7 +294,7 @@ func (s *Store) transactWithPrelude(ctx context.Context, id string, prelude func
 // them then wait for the transaction instead of aborting it. The shards 0..shard_count-1 are
 // read first; a query then finds any others (written by a server that missed a shrink), which
 // are read the same way.
-func (s *Store) lockShards(ctx context.Context, tx *firestore.Transaction, id string, cfg config) (map[int]*firestore.DocumentSnapshot, error) {
+func (s *Counters) lockShards(ctx context.Context, tx *firestore.Transaction, id string, cfg config) (map[int]*firestore.DocumentSnapshot, error) {
 	refs := make([]*firestore.DocumentRef, cfg.shardCount)
 	for i := range refs {
 		refs[i] = s.shardRef(id, i)

@@ -10,7 +10,7 @@ import (
 // BatchIncrement applies all deltas in one atomic commit: every counter gets its share or none
 // does. Deltas of the same counter add up. Counters are created on first use. With a key the
 // whole batch applies at most once per key within the key retention.
-func (s *Store) BatchIncrement(ctx context.Context, deltas []Delta, key string) (WriteResult, error) {
+func (s *Counters) BatchIncrement(ctx context.Context, deltas []Delta, key string) (WriteResult, error) {
 	if err := checkCount("deltas", len(deltas), MaxBatchDeltas, "deltas"); err != nil {
 		return WriteResult{}, err
 	}
@@ -51,7 +51,7 @@ func (s *Store) BatchIncrement(ctx context.Context, deltas []Delta, key string) 
 }
 
 // begin registers an operation that Close must wait for; it fails once the store is closed.
-func (s *Store) begin() error {
+func (s *Counters) begin() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

@@ -15,7 +15,7 @@ import (
 )
 
 // BenchmarkIncrement measures the sharding core alone: 64 goroutines increment one counter
-// through shard.Store (no front gRPC hop) on a durable emulator over loopback gRPC. Compare with
+// through shard.Counters (no front gRPC hop) on a durable emulator over loopback gRPC. Compare with
 // cmd/tallyd's BenchmarkIncrementHotCounter to see what the API hop costs.
 func BenchmarkIncrement(b *testing.B) {
 	for _, keys := range []bool{false, true} {

@@ -20,7 +20,7 @@ import (
 // batch (MaxBatch) is waiting, up to MaxInFlight lanes. Measured on a hot counter, running
 // several lanes all the time split the batches and cost a quarter more CPU per increment.
 
-// entry is the store's in-memory view of one counter. Lock order: Store.mu, then entry.mu.
+// entry is the store's in-memory view of one counter. Lock order: Counters.mu, then entry.mu.
 // entry.stateMu is never held across a call to Firestore except to (re)load the state.
 type entry struct {
 	id      string
@@ -37,8 +37,8 @@ type entry struct {
 	st      counterState
 	busy    map[int]int // shard → commits in flight that write it
 
-	elem *list.Element // position in Store.lru; guarded by Store.mu
-	pins int           // operations outside the lanes using the entry; guarded by Store.mu
+	elem *list.Element // position in Counters.lru; guarded by Counters.mu
+	pins int           // operations outside the lanes using the entry; guarded by Counters.mu
 }
 
 // call is one Increment waiting for its commit.
@@ -60,7 +60,7 @@ func (c *call) finish(r WriteResult, err error) { c.done <- WriteResultOrError{r
 
 // Increment adds delta to the counter, creating it with the default shard count on first use. With
 // a key it applies at most once per (counter, key) within the key retention.
-func (s *Store) Increment(ctx context.Context, id string, delta int64, key string) (WriteResult, error) {
+func (s *Counters) Increment(ctx context.Context, id string, delta int64, key string) (WriteResult, error) {
 	if err := check("id", ValidateCounterID(id)); err != nil {
 		return WriteResult{}, err
 	}
@@ -82,7 +82,7 @@ func (s *Store) Increment(ctx context.Context, id string, delta int64, key strin
 }
 
 // enqueue adds c to the counter's lane and starts the lane if idle.
-func (s *Store) enqueue(id string, c *call) error {
+func (s *Counters) enqueue(id string, c *call) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -105,7 +105,7 @@ func (s *Store) enqueue(id string, c *call) error {
 }
 
 // raisePeakLanes records n lanes of one counter running at once.
-func (s *Store) raisePeakLanes(n int) {
+func (s *Counters) raisePeakLanes(n int) {
 	for {
 		peak := s.peakLanes.Load()
 		if int64(n) <= peak || s.peakLanes.CompareAndSwap(peak, int64(n)) {
@@ -116,7 +116,7 @@ func (s *Store) raisePeakLanes(n int) {
 
 // entryLocked returns the counter's entry, creating it and evicting idle ones beyond the cache
 // size. Caller holds s.mu.
-func (s *Store) entryLocked(id string) *entry {
+func (s *Counters) entryLocked(id string) *entry {
 	if e, ok := s.entries[id]; ok {
 		s.lru.MoveToFront(e.elem)
 		return e
@@ -140,7 +140,7 @@ func (s *Store) entryLocked(id string) *entry {
 func (e *entry) recordRef(key string) *firestore.DocumentRef { return e.records.Doc(keyHash(key)) }
 
 // idle reports whether nothing uses the entry, so that it may be evicted. The caller holds
-// Store.mu.
+// Counters.mu.
 func (e *entry) idle() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -148,7 +148,7 @@ func (e *entry) idle() bool {
 }
 
 // runLane commits the counter's queued increments batch after batch until the queue is empty.
-func (s *Store) runLane(e *entry) {
+func (s *Counters) runLane(e *entry) {
 	defer s.lanes.Done()
 	for {
 		batch := e.take(s.opts.MaxBatch)
@@ -182,7 +182,7 @@ func (e *entry) take(max int) []*call {
 }
 
 // commitLane commits one batch of a counter's increments and answers every call in it.
-func (s *Store) commitLane(e *entry, calls []*call) {
+func (s *Counters) commitLane(e *entry, calls []*call) {
 	reqs := make([]*request, len(calls))
 	for i, c := range calls {
 		r := &request{parts: []part{{e, c.delta}}, key: c.key, fingerprint: c.fingerprint, answer: c.finish}

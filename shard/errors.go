@@ -34,7 +34,7 @@ var (
 	ErrClosed = errors.New("the counter store is closed")
 )
 
-// ArgError is an ErrInvalidArgument that names the offending argument of a Store method by its
+// ArgError is an ErrInvalidArgument that names the offending argument of a Counters method by its
 // Go name: "id", "key", "shards", "deltas", "deltas[i].CounterID", "ids", "ids[i]",
 // "opts.Prefix", "opts.PageSize". These are the core's terms, not the API's: service/ validates
 // each request before calling the core and names the request field itself.

@@ -45,7 +45,7 @@ func TestExactModeNearTheInt64Bounds(t *testing.T) {
 	if got := mustValue(t, b, "o"); got != math.MaxInt64 {
 		t.Fatalf("value %d, want MaxInt64", got)
 	}
-	for _, st := range []*shard.Store{b, a, b} {
+	for _, st := range []*shard.Counters{b, a, b} {
 		if _, err := st.Increment(ctx, "o", -1, ""); err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +60,7 @@ func TestExactModeNearTheInt64Bounds(t *testing.T) {
 		t.Fatal("a total of -4 left the counter in exact mode")
 	}
 	for i := range 20 {
-		if _, err := []*shard.Store{a, b}[i%2].Increment(ctx, "o", 1, ""); err != nil {
+		if _, err := []*shard.Counters{a, b}[i%2].Increment(ctx, "o", 1, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

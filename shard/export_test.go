@@ -2,7 +2,7 @@ package shard
 
 // Queued reports how many increments of counter id wait in its queue for a commit, so that tests
 // can put calls into one batch in a known order without sleeping.
-func (s *Store) Queued(id string) int {
+func (s *Counters) Queued(id string) int {
 	s.mu.Lock()
 	e := s.entries[id]
 	s.mu.Unlock()

@@ -24,8 +24,8 @@ import (
 	"github.com/tally-dev/tally/shard"
 )
 
-// injectedStore returns a Store on em whose Firestore calls all go through a new injector.
-func injectedStore(t *testing.T, em *emulator.Emulator, opts shard.Options) (*shard.Store, *faultinject.Injector) {
+// injectedStore returns a Counters on em whose Firestore calls all go through a new injector.
+func injectedStore(t *testing.T, em *emulator.Emulator, opts shard.Options) (*shard.Counters, *faultinject.Injector) {
 	t.Helper()
 	inj := faultinject.New()
 	s, err := shard.New(faultinject.NewClient(t, em.Addr(), "tally-test", inj), opts)
@@ -53,7 +53,7 @@ func wantApplied(t *testing.T, rule *faultinject.Rule, what string) {
 }
 
 // wantValue checks the value of counter id through every store given.
-func wantValue(t *testing.T, id string, want int64, stores ...*shard.Store) {
+func wantValue(t *testing.T, id string, want int64, stores ...*shard.Counters) {
 	t.Helper()
 	for i, s := range stores {
 		if got := mustValue(t, s, id); got != want {
@@ -65,7 +65,7 @@ func wantValue(t *testing.T, id string, want int64, stores ...*shard.Store) {
 // wantRepeatIsDuplicate re-sends a keyed increment that was acknowledged with first: it must be a
 // duplicate with the original commit time, which also shows the first call's answer was the
 // record's.
-func wantRepeatIsDuplicate(t *testing.T, s *shard.Store, id string, delta int64, key string, first shard.WriteResult) {
+func wantRepeatIsDuplicate(t *testing.T, s *shard.Counters, id string, delta int64, key string, first shard.WriteResult) {
 	t.Helper()
 	r, err := s.Increment(context.Background(), id, delta, key)
 	if err != nil || !r.Duplicate || !r.CommitTime.Equal(first.CommitTime) {
@@ -258,13 +258,13 @@ func TestCommitOutlivingCommitTimeout(t *testing.T) {
 	const commitTimeout = 500 * time.Millisecond
 	for _, tt := range []struct {
 		name string
-		call func(s *shard.Store) (shard.WriteResult, error)
+		call func(s *shard.Counters) (shard.WriteResult, error)
 		want map[string]int64 // values after the call
 	}{
-		{"increment", func(s *shard.Store) (shard.WriteResult, error) {
+		{"increment", func(s *shard.Counters) (shard.WriteResult, error) {
 			return s.Increment(context.Background(), "a", 5, "k")
 		}, map[string]int64{"a": 1 + 5, "b": 1}},
-		{"batch increment", func(s *shard.Store) (shard.WriteResult, error) {
+		{"batch increment", func(s *shard.Counters) (shard.WriteResult, error) {
 			return s.BatchIncrement(context.Background(), []shard.Delta{{CounterID: "a", Delta: 5}, {CounterID: "b", Delta: 6}}, "k")
 		}, map[string]int64{"a": 1 + 5, "b": 1 + 6}},
 	} {
@@ -297,7 +297,7 @@ func TestCommitOutlivingCommitTimeout(t *testing.T) {
 
 // waitQueued waits until n increments of counter id wait in s's queue: calls sent one at a time
 // and each waited for join the counter's next batch in the order they were sent.
-func waitQueued(t *testing.T, s *shard.Store, id string, n int) {
+func waitQueued(t *testing.T, s *shard.Counters, id string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for s.Queued(id) < n {
@@ -398,7 +398,7 @@ func TestTotalOverflowIsRefused(t *testing.T) {
 			if _, err := writer.Increment(ctx, "c", tt.then, tt.key); !errors.Is(err, shard.ErrOutOfRange) {
 				t.Fatalf("increment taking the total beyond int64: %v, want ErrOutOfRange", err)
 			}
-			for i, s := range []*shard.Store{a, b} {
+			for i, s := range []*shard.Counters{a, b} {
 				c, err := s.Get(ctx, "c")
 				if err != nil || c.Value != tt.first {
 					t.Fatalf("get through store %d after the refused increment: %+v, %v; want value %d", i, c, err, tt.first)
@@ -486,7 +486,7 @@ func TestKeyedRepeatAfterDeleteElsewhere(t *testing.T) {
 				repeater = storeOn(t, em, shard.Options{DefaultShards: 4})
 			}
 			wantRepeatIsDuplicate(t, repeater, "c", 1, "k", first)
-			for i, s := range []*shard.Store{a, b, repeater} {
+			for i, s := range []*shard.Counters{a, b, repeater} {
 				if c, err := s.Get(ctx, "c"); !errors.Is(err, shard.ErrNotFound) {
 					t.Fatalf("get through store %d after the duplicate: %+v, %v; want ErrNotFound (a duplicate applies nothing)", i, c, err)
 				}
@@ -541,7 +541,7 @@ func TestIncrementsAfterDeleteElsewhereAreKept(t *testing.T) {
 func TestBatchIncrementsFromSeveralStoresOnOneShard(t *testing.T) {
 	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{})
-	stores := []*shard.Store{storeOn(t, em, shard.Options{}), storeOn(t, em, shard.Options{}), storeOn(t, em, shard.Options{})}
+	stores := []*shard.Counters{storeOn(t, em, shard.Options{}), storeOn(t, em, shard.Options{}), storeOn(t, em, shard.Options{})}
 	ctx := context.Background()
 	if _, err := stores[0].Create(ctx, "c", 1); err != nil {
 		t.Fatal(err)

@@ -9,15 +9,15 @@ import (
 	"github.com/tally-dev/tally/shard"
 )
 
-// newStore starts an in-memory emulator and returns a Store on it.
-func newStore(t testing.TB, opts shard.Options) *shard.Store {
+// newStore starts an in-memory emulator and returns a Counters on it.
+func newStore(t testing.TB, opts shard.Options) *shard.Counters {
 	t.Helper()
 	em := emulatortest.Start(t, emulator.Options{})
 	return storeOn(t, em, opts)
 }
 
-// storeOn returns another Store (as another server would have) on the same emulator.
-func storeOn(t testing.TB, em *emulator.Emulator, opts shard.Options) *shard.Store {
+// storeOn returns another Counters (as another server would have) on the same emulator.
+func storeOn(t testing.TB, em *emulator.Emulator, opts shard.Options) *shard.Counters {
 	t.Helper()
 	client := emulatortest.NewClient(t, em.Addr(), "tally-test")
 	s, err := shard.New(client, opts)
@@ -32,7 +32,7 @@ func storeOn(t testing.TB, em *emulator.Emulator, opts shard.Options) *shard.Sto
 	return s
 }
 
-func mustValue(t testing.TB, s *shard.Store, id string) int64 {
+func mustValue(t testing.TB, s *shard.Counters, id string) int64 {
 	t.Helper()
 	c, err := s.Get(context.Background(), id)
 	if err != nil {

@@ -79,7 +79,7 @@ func TestFullBatchesRunOnMoreLanes(t *testing.T) {
 
 // incrementConcurrently has clients goroutines each add 1 to counter id each times, with the
 // idempotency key keyFor gives (client, n), and fails the test on any error.
-func incrementConcurrently(t *testing.T, s *shard.Store, id string, clients, each int, keyFor func(client, n int) string) {
+func incrementConcurrently(t *testing.T, s *shard.Counters, id string, clients, each int, keyFor func(client, n int) string) {
 	t.Helper()
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -117,7 +117,7 @@ func TestOverflowIsRejectedAndNothingApplied(t *testing.T) {
 	if _, err := s.Increment(ctx, "big", math.MaxInt64, ""); err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range []*shard.Store{s, other} {
+	for _, st := range []*shard.Counters{s, other} {
 		if _, err := st.Increment(ctx, "big", math.MaxInt64, ""); !errors.Is(err, shard.ErrOutOfRange) {
 			t.Fatalf("second MaxInt64: %v, want ErrOutOfRange", err)
 		}

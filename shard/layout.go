@@ -48,20 +48,20 @@ const (
 	fieldAttempt = "attempt"
 )
 
-func (s *Store) metaRef(id string) *firestore.DocumentRef {
+func (s *Counters) metaRef(id string) *firestore.DocumentRef {
 	return s.client.Collection(countersCollection).Doc(id)
 }
 
-func (s *Store) shardsRef(id string) *firestore.CollectionRef {
+func (s *Counters) shardsRef(id string) *firestore.CollectionRef {
 	return s.metaRef(id).Collection(shardsCollection)
 }
 
-func (s *Store) shardRef(id string, n int) *firestore.DocumentRef {
+func (s *Counters) shardRef(id string, n int) *firestore.DocumentRef {
 	return s.shardsRef(id).Doc(strconv.Itoa(n))
 }
 
 // shardRefs are the shard documents from..to-1 of counter id.
-func (s *Store) shardRefs(id string, from, to int) []*firestore.DocumentRef {
+func (s *Counters) shardRefs(id string, from, to int) []*firestore.DocumentRef {
 	refs := make([]*firestore.DocumentRef, 0, max(to-from, 0))
 	for n := from; n < to; n++ {
 		refs = append(refs, s.shardRef(id, n))
@@ -70,17 +70,17 @@ func (s *Store) shardRefs(id string, from, to int) []*firestore.DocumentRef {
 }
 
 // recordsRef is the collection of the records of counter id's keyed Increments and Resets.
-func (s *Store) recordsRef(id string) *firestore.CollectionRef {
+func (s *Counters) recordsRef(id string) *firestore.CollectionRef {
 	return s.metaRef(id).Collection(recordsCollection)
 }
 
 // recordRef is where the record of a keyed Increment or Reset of counter id lives.
-func (s *Store) recordRef(id, key string) *firestore.DocumentRef {
+func (s *Counters) recordRef(id, key string) *firestore.DocumentRef {
 	return s.recordsRef(id).Doc(keyHash(key))
 }
 
 // batchRecordRef is where the record of a keyed BatchIncrement lives.
-func (s *Store) batchRecordRef(key string) *firestore.DocumentRef {
+func (s *Counters) batchRecordRef(key string) *firestore.DocumentRef {
 	return s.client.Collection(recordsCollection).Doc(keyHash(key))
 }
 

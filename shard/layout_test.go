@@ -77,7 +77,7 @@ func TestShardsOfAnEarlierGenerationCountAsEmpty(t *testing.T) {
 	}
 	other := storeOn(t, em, shard.Options{}) // loads its view with the stale documents in it
 	for i := range 30 {
-		if _, err := []*shard.Store{s, other}[i%2].Increment(ctx, "c", 1, ""); err != nil {
+		if _, err := []*shard.Counters{s, other}[i%2].Increment(ctx, "c", 1, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -25,7 +25,7 @@ type answer struct {
 
 // batchBehindHeldCommit sends prior, waits until its commit is held by hold, queues the other
 // increments behind it in order, releases the commit and returns every answer, prior's first.
-func batchBehindHeldCommit(t *testing.T, s *shard.Store, hold *faultinject.Rule, release chan struct{}, prior shard.Delta, keys []string, deltas ...int64) []answer {
+func batchBehindHeldCommit(t *testing.T, s *shard.Counters, hold *faultinject.Rule, release chan struct{}, prior shard.Delta, keys []string, deltas ...int64) []answer {
 	t.Helper()
 	ctx := context.Background()
 	send := func(delta int64, key string) chan answer {

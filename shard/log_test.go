@@ -18,7 +18,7 @@ import (
 	"github.com/tally-dev/tally/shard"
 )
 
-// logBuffer collects a Store's log lines, written by its lanes.
+// logBuffer collects a Counters' log lines, written by its lanes.
 type logBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer

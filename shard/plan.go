@@ -27,7 +27,7 @@ type shardPlan struct {
 }
 
 // newShardPlan starts a plan for e's counter. The caller holds e.stateMu.
-func (s *Store) newShardPlan(e *entry) *shardPlan {
+func (s *Counters) newShardPlan(e *entry) *shardPlan {
 	p := &shardPlan{e: e, st: &e.st, sums: map[int]int64{}, uses: map[int]int{}, base: map[int]shardVersion{}}
 	if !e.st.exists {
 		creation := s.creation()
@@ -77,7 +77,7 @@ func (p *shardPlan) release() {
 
 // addWrites adds the plan's writes to wb. Every planned shard is written, even with a sum of 0:
 // the write carries the precondition that proves the counter still is what this server thinks.
-func (s *Store) addWrites(wb *firestore.WriteBatch, p *shardPlan, attempt string) {
+func (s *Counters) addWrites(wb *firestore.WriteBatch, p *shardPlan, attempt string) {
 	id, gen := p.e.id, p.cfg.generation
 	p.refs = p.refs[:0]
 	if p.create {

@@ -15,7 +15,7 @@ import (
 // Get reads a counter and its value. The value is one SUM aggregation over the counter's shards
 // of its current generation, read in the same snapshot as the configuration; ReadTime is that
 // snapshot's time.
-func (s *Store) Get(ctx context.Context, id string) (*Counter, error) {
+func (s *Counters) Get(ctx context.Context, id string) (*Counter, error) {
 	if err := check("id", ValidateCounterID(id)); err != nil {
 		return nil, err
 	}
@@ -28,7 +28,7 @@ func (s *Store) Get(ctx context.Context, id string) (*Counter, error) {
 
 // BatchGet reads several counters and their values at one read time, in the order of ids.
 // It fails with ErrNotFound if any does not exist.
-func (s *Store) BatchGet(ctx context.Context, ids []string) ([]*Counter, error) {
+func (s *Counters) BatchGet(ctx context.Context, ids []string) ([]*Counter, error) {
 	if err := checkCount("ids", len(ids), MaxBatchGet, "ids"); err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (s *Store) BatchGet(ctx context.Context, ids []string) ([]*Counter, error) 
 }
 
 // withValue decodes a counter's metadata and reads its value inside tx.
-func (s *Store) withValue(ctx context.Context, tx *firestore.Transaction, snap *firestore.DocumentSnapshot) (*Counter, error) {
+func (s *Counters) withValue(ctx context.Context, tx *firestore.Transaction, snap *firestore.DocumentSnapshot) (*Counter, error) {
 	cfg, err := configOf(snap)
 	if err != nil {
 		return nil, err
@@ -92,7 +92,7 @@ func counterOf(id string, cfg config) *Counter {
 }
 
 // List returns a page of counters in id order and the token of the next page ("" at the end).
-func (s *Store) List(ctx context.Context, opts ListOptions) ([]*Counter, string, error) {
+func (s *Counters) List(ctx context.Context, opts ListOptions) ([]*Counter, string, error) {
 	if err := check("opts.Prefix", ValidatePrefix(opts.Prefix)); err != nil {
 		return nil, "", err
 	}

@@ -56,7 +56,7 @@ func batchFingerprint(totals map[string]int64) string {
 	return kindBatch + ":" + hex.EncodeToString(h.Sum(nil))
 }
 
-func (s *Store) recordData(key, fingerprint, attempt string) recordDoc {
+func (s *Counters) recordData(key, fingerprint, attempt string) recordDoc {
 	return recordDoc{Key: key, Fingerprint: fingerprint, Attempt: attempt, ExpireAt: s.opts.Now().Add(s.opts.KeyRetention)}
 }
 

@@ -64,7 +64,7 @@ func TestReplicasConcurrent(t *testing.T) {
 	t.Logf("seed %d (%s sets it); the interleaving is not reproducible, the operations drawn are", seed, envReplicaSeeds)
 	em := emulatortest.Start(t, emulator.Options{})
 	opts := shard.Options{DefaultShards: modelShards}
-	stores := []*shard.Store{storeOn(t, em, opts), storeOn(t, em, opts), storeOn(t, em, opts)}
+	stores := []*shard.Counters{storeOn(t, em, opts), storeOn(t, em, opts), storeOn(t, em, opts)}
 	ctx := context.Background()
 	steady := []string{"steady0", "steady1"}
 	chaotic := []string{"chaos0", "chaos1"}

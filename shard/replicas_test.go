@@ -1,6 +1,6 @@
 package shard_test
 
-// The multi-replica model test: three Stores, as three servers would be, each with its own
+// The multi-replica model test: three shard.Counters, as three servers would be, each with its own
 // Firestore client and cache, share one emulator. Random operations of every kind go one at a
 // time through a random replica, over a few counters so that they collide, and every answer is
 // checked against an exact in-memory model of the semantics. Replicas' caches go stale all the
@@ -331,7 +331,7 @@ func (g *opGen) next(m *model) modelOp {
 type replicaRun struct {
 	t       *testing.T
 	seed    uint64
-	stores  []*shard.Store
+	stores  []*shard.Counters
 	m       *model
 	history []historyEntry // every operation and its answer, for failure messages
 	index   int            // of the operation being checked
@@ -632,7 +632,7 @@ func TestReplicasModel(t *testing.T) {
 				em := emulatortest.Start(t, emulator.Options{})
 				opts := shard.Options{DefaultShards: modelShards}
 				r := &replicaRun{t: t, seed: seed, m: newModel(),
-					stores: []*shard.Store{storeOn(t, em, opts), storeOn(t, em, opts), storeOn(t, em, opts)}}
+					stores: []*shard.Counters{storeOn(t, em, opts), storeOn(t, em, opts), storeOn(t, em, opts)}}
 				gen := &opGen{rng: rand.New(rand.NewPCG(seed, 0x7a11)), huge: mode.huge}
 				ctx := context.Background()
 				start := time.Now()

@@ -124,7 +124,7 @@ func countRequests(groups []*group) (n int) {
 
 // commitment is one run of the sequence over a set of requests.
 type commitment struct {
-	s       *Store
+	s       *Counters
 	entries []*entry // the counters involved, in id order (the order stateMu is taken in)
 }
 
@@ -171,7 +171,7 @@ func (m marks) find(snaps []*firestore.DocumentSnapshot) (at time.Time, attempt 
 }
 
 // commitRequests applies reqs and answers each of them exactly once.
-func (s *Store) commitRequests(ctx context.Context, entries []*entry, reqs []*request) {
+func (s *Counters) commitRequests(ctx context.Context, entries []*entry, reqs []*request) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.CommitTimeout)
 	defer cancel()
 	c := &commitment{s: s, entries: entries}

@@ -59,14 +59,14 @@ func newState(now time.Time, cfg config, shards []shardVersion) counterState {
 }
 
 // creation is the state a counter created by the next commit will have.
-func (s *Store) creation() counterState {
+func (s *Counters) creation() counterState {
 	cfg := config{generation: newGeneration(), shardCount: s.opts.DefaultShards}
 	return newState(s.opts.Now(), cfg, make([]shardVersion, cfg.shardCount))
 }
 
 // ensureLoaded brings e.st up to date for planning: loaded and not older than MetadataTTL. The
 // caller holds e.stateMu.
-func (s *Store) ensureLoaded(ctx context.Context, e *entry) error {
+func (s *Counters) ensureLoaded(ctx context.Context, e *entry) error {
 	if e.st.loaded && s.opts.Now().Sub(e.st.loadedAt) < s.opts.MetadataTTL {
 		return nil
 	}
@@ -95,7 +95,7 @@ func (s *Store) ensureLoaded(ctx context.Context, e *entry) error {
 // loadState reads a counter's metadata and shards in one read-only transaction, so they agree.
 // complete is false if a shard below shard_count is missing or of another generation, which
 // repair fixes. guess is how many shards to read together with the metadata.
-func (s *Store) loadState(ctx context.Context, id string, guess int) (st counterState, complete bool, err error) {
+func (s *Counters) loadState(ctx context.Context, id string, guess int) (st counterState, complete bool, err error) {
 	err = s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		refs := append([]*firestore.DocumentRef{s.metaRef(id)}, s.shardRefs(id, 0, guess)...)
 		snaps, err := tx.GetAll(refs)
@@ -142,7 +142,7 @@ func (s *Store) loadState(ctx context.Context, id string, guess int) (st counter
 }
 
 // countShards counts the counter's shard documents inside tx.
-func (s *Store) countShards(ctx context.Context, tx *firestore.Transaction, id string) (int64, error) {
+func (s *Counters) countShards(ctx context.Context, tx *firestore.Transaction, id string) (int64, error) {
 	res, err := s.shardsRef(id).NewAggregationQuery().WithCount("n").Transaction(tx).Get(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("counting the shards of counter %q: %w", id, err)
@@ -175,7 +175,7 @@ func shardsOf(snaps []*firestore.DocumentSnapshot, gen string) (shards []shardVe
 // shard documents lazily and could leave some past shard_count, over exactly the shard documents
 // 0..shard_count-1 (see respread). It runs its own transaction rather than transact, because
 // its caller holds the entry's stateMu.
-func (s *Store) repair(ctx context.Context, id string) error {
+func (s *Counters) repair(ctx context.Context, id string) error {
 	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snap, err := tx.Get(s.metaRef(id))
 		if err != nil {
@@ -215,7 +215,7 @@ func configOf(snap *firestore.DocumentSnapshot) (config, error) {
 	return c, nil
 }
 
-func (s *Store) newConfigData(id string, cfg config) map[string]any {
+func (s *Counters) newConfigData(id string, cfg config) map[string]any {
 	d := map[string]any{fieldID: id, fieldShardCount: cfg.shardCount, fieldGeneration: cfg.generation}
 	if cfg.exact {
 		d[fieldExact] = true

@@ -33,7 +33,7 @@ const (
 	DefaultCommitTimeout     = 30 * time.Second
 )
 
-// Options configure a Store. Zero fields take the defaults above.
+// Options configure a Counters. Zero fields take the defaults above.
 type Options struct {
 	// DefaultShards is the shard count of counters created implicitly or with 0 shards, 1 to
 	// MaxShards; default DefaultShards (16).
@@ -102,8 +102,10 @@ func (o *Options) setDefaults() error {
 	return nil
 }
 
-// Store manages counters in one Firestore database. It is safe for concurrent use.
-type Store struct {
+// Counters manages the sharded counters of one Firestore database: it coalesces and commits
+// their increments, reads their values and changes their configuration. It is safe for
+// concurrent use.
+type Counters struct {
 	client *firestore.Client
 	opts   Options
 
@@ -126,21 +128,21 @@ type Stats struct {
 }
 
 // Stats returns the coalescer's counts.
-func (s *Store) Stats() Stats {
+func (s *Counters) Stats() Stats {
 	return Stats{Commits: s.commits.Load(), Increments: s.increments.Load(), PeakLanes: int(s.peakLanes.Load())}
 }
 
-// New returns a Store over client. The client stays the caller's to close, after Store.Close.
-func New(client *firestore.Client, opts Options) (*Store, error) {
+// New returns a Counters over client. The client stays the caller's to close, after Counters.Close.
+func New(client *firestore.Client, opts Options) (*Counters, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	return &Store{client: client, opts: opts, entries: map[string]*entry{}, lru: list.New()}, nil
+	return &Counters{client: client, opts: opts, entries: map[string]*entry{}, lru: list.New()}, nil
 }
 
 // Close stops accepting increments and waits until every queued increment has been committed
 // and answered, or ctx ends.
-func (s *Store) Close(ctx context.Context) error {
+func (s *Counters) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
@@ -159,7 +161,7 @@ func (s *Store) Close(ctx context.Context) error {
 
 // pin returns the entries of ids (distinct, in id order) for an operation outside the lanes,
 // kept from eviction until unpin.
-func (s *Store) pin(ids []string) []*entry {
+func (s *Counters) pin(ids []string) []*entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	entries := make([]*entry, len(ids))
@@ -170,7 +172,7 @@ func (s *Store) pin(ids []string) []*entry {
 	return entries
 }
 
-func (s *Store) unpin(entries []*entry) {
+func (s *Counters) unpin(entries []*entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, e := range entries {
@@ -179,7 +181,7 @@ func (s *Store) unpin(entries []*entry) {
 }
 
 // forget drops this server's cached view of a counter after a change of its configuration.
-func (s *Store) forget(id string) {
+func (s *Counters) forget(id string) {
 	s.mu.Lock()
 	e := s.entries[id]
 	s.mu.Unlock()

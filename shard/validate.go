@@ -8,12 +8,12 @@ import (
 	"github.com/tally-dev/tally/internal/ids"
 )
 
-// The rules for the Store's arguments. Each Validate function says what is wrong with a value
+// The rules for the arguments of Counters' methods. Each Validate function says what is wrong with a value
 // but not where it came from, so that the core and the API layer (service/) apply the same rule
 // and each names the argument in its own terms: the core in the argument's Go name (ArgError),
 // the API in the request field's.
 //
-// The Store checks every argument itself, as a library must, but a caller that validated first
+// Counters checks every argument itself, as a library must, but a caller that validated first
 // never meets those checks: service/ does, so that every rejection a client sees names an API
 // field.
 

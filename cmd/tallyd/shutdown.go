@@ -28,7 +28,7 @@ const answerGrace = 5 * time.Second
 // flight get their real outcome. The drain has the budget drain; after it (or as soon as the
 // store has drained) the calls have answerGrace to finish, and only then are the rest cut off,
 // with a log of what was cut. It fails if the store had not drained by then.
-func shutdown(gs *grpc.Server, healthSrv *health.Server, counters *shard.Store, calls *openCalls, drain time.Duration, log *slog.Logger) error {
+func shutdown(gs *grpc.Server, healthSrv *health.Server, counters *shard.Counters, calls *openCalls, drain time.Duration, log *slog.Logger) error {
 	healthSrv.Shutdown()
 	stopped := make(chan struct{})
 	go func() {
