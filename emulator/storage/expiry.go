@@ -162,7 +162,14 @@ func prepareExpiryIndex(db *pebble.DB, e *Expiry) error {
 		return err
 	}
 	if (have != nil) == (e != nil) && string(have) == want {
-		return nil // the index (or its absence) already matches
+		// The index (or its absence) already matches, unless a rebuild was killed before it wrote
+		// the marker: then index keys remain that no definition keeps up to date.
+		if e != nil {
+			return nil
+		}
+		if stray, err := hasKeys(db, []byte{expiryPrefix}, []byte{expiryPrefix + 1}); err != nil || !stray {
+			return err
+		}
 	}
 	drop := db.NewBatch()
 	defer drop.Close()
@@ -182,6 +189,16 @@ func prepareExpiryIndex(db *pebble.DB, e *Expiry) error {
 		return fmt.Errorf("storage: building the expiry index: %w", err)
 	}
 	return db.Set(expiryConfigKey, []byte(want), pebble.Sync)
+}
+
+// hasKeys reports whether r holds a key in [lower, upper).
+func hasKeys(r pebble.Reader, lower, upper []byte) (found bool, err error) {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return false, err
+	}
+	defer func() { err = errors.Join(err, it.Close()) }()
+	return it.First(), nil
 }
 
 // getCopy returns a copy of key's value in r, or nil if it is not stored.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/tally-dev/tally/emulator/resource"
 )
@@ -119,6 +120,32 @@ func TestExpiryIndexIsRebuiltForANewConfig(t *testing.T) {
 	}
 	if got := expiring(t, s, testDB, math.MaxInt64, nil); len(got) != 0 {
 		t.Fatalf("Expiring without an index = %v", got)
+	}
+}
+
+// TestKilledRebuildLeavesNoStrayIndex: a rebuild killed before it wrote its marker leaves index
+// keys; a store then opened without an expiry definition must remove them, as it removes a
+// finished index.
+func TestKilledRebuildLeavesNoStrayIndex(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openWith(t, Options{Dir: dir, Expiry: expiryOfN("n")})
+	newWriter(t, s).commit(set(10, "c", "a"), set(20, "c", "b"))
+	closeChecked(t, s)
+	// What a kill between the rebuild's last batch and its marker leaves: keys, no marker.
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{discardLogger()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Delete(expiryConfigKey, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openWith(t, Options{Dir: dir})
+	if n := countKeys(t, s, []byte{expiryPrefix}); n != 0 {
+		t.Fatalf("%d index keys of a killed rebuild left in a store opened without an expiry index", n)
 	}
 }
 
