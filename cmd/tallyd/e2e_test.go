@@ -241,8 +241,9 @@ func inc(c tallyv1.CounterServiceClient, name string, delta int64) func() error 
 	}
 }
 
-// rawIncrement sends an IncrementRequest encoded by hand: Go's protobuf refuses to encode a string
-// that is not valid UTF-8, but other clients may send one.
+// rawIncrement sends an IncrementRequest encoded by hand, as any client may: the bytes do not
+// depend on a generated API (one built from a proto3 copy of the API would refuse to encode a
+// string that is not valid UTF-8).
 func rawIncrement(addr, name string, delta int64) error {
 	var req []byte
 	req = protowire.AppendTag(req, 1, protowire.BytesType)
