@@ -78,13 +78,7 @@ func TestDeferredRequestIsNotTakenForTheFastCommitBeforeIt(t *testing.T) {
 // taken as applied by the first commit's attempt.
 func TestLockedPathAnswersEachRequestItsOwnOutcome(t *testing.T) {
 	t.Parallel()
-	em := emulatortest.Start(t, emulator.Options{})
-	s, inj := injectedStore(t, em, shard.Options{DefaultShards: 2})
-	if _, err := s.Increment(context.Background(), "c", math.MaxInt64, ""); err != nil {
-		t.Fatal(err)
-	}
-	release := make(chan struct{})
-	hold := inj.Arm(faultinject.Fault{Method: faultinject.Commit, If: faultinject.TransactionalCommit, Action: faultinject.DelayAfter, Release: release})
+	em, s, _, hold, release := exactCounterWithHeldCommit(t)
 	got := batchBehindHeldCommit(t, s, hold, release, shard.Delta{CounterID: "c", Delta: 0}, []string{"k", "k", ""}, 1, -1, -1)
 	if !errors.Is(got[1].err, shard.ErrOutOfRange) {
 		t.Errorf("A, past MaxInt64: %+v, %v; want ErrOutOfRange", got[1].r, got[1].err)
@@ -102,13 +96,7 @@ func TestLockedPathAnswersEachRequestItsOwnOutcome(t *testing.T) {
 // must still be refused.
 func TestLockedRerunKeepsTheAppliedRunsAnswers(t *testing.T) {
 	t.Parallel()
-	em := emulatortest.Start(t, emulator.Options{})
-	s, inj := injectedStore(t, em, shard.Options{DefaultShards: 2})
-	if _, err := s.Increment(context.Background(), "c", math.MaxInt64, ""); err != nil {
-		t.Fatal(err)
-	}
-	release := make(chan struct{})
-	hold := inj.Arm(faultinject.Fault{Method: faultinject.Commit, If: faultinject.TransactionalCommit, Action: faultinject.DelayAfter, Release: release})
+	em, s, inj, hold, release := exactCounterWithHeldCommit(t)
 	lose := inj.Arm(faultinject.Fault{Method: faultinject.Commit, If: faultinject.TransactionalCommit, Action: faultinject.LoseAnswer, Code: codes.Aborted})
 	got := batchBehindHeldCommit(t, s, hold, release, shard.Delta{CounterID: "c", Delta: 0}, []string{"", ""}, 1, -1)
 	if lose.Fired() == 0 {
@@ -121,6 +109,21 @@ func TestLockedRerunKeepsTheAppliedRunsAnswers(t *testing.T) {
 		t.Errorf("C: %v", got[2].err)
 	}
 	wantValue(t, "c", math.MaxInt64-1, storeOn(t, em, shard.Options{}))
+}
+
+// exactCounterWithHeldCommit makes counter "c" hold MaxInt64 on 2 shards, so that it is in exact
+// mode and every write takes the locked path, and holds the answer of its next locked commit
+// until release is closed.
+func exactCounterWithHeldCommit(t *testing.T) (*emulator.Emulator, *shard.Counters, *faultinject.Injector, *faultinject.Rule, chan struct{}) {
+	t.Helper()
+	em := emulatortest.Start(t, emulator.Options{})
+	s, inj := injectedStore(t, em, shard.Options{DefaultShards: 2})
+	if _, err := s.Increment(context.Background(), "c", math.MaxInt64, ""); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	hold := inj.Arm(faultinject.Fault{Method: faultinject.Commit, If: faultinject.TransactionalCommit, Action: faultinject.DelayAfter, Release: release})
+	return em, s, inj, hold, release
 }
 
 // TestLegacyShardPastShardCountIsFolded: an earlier version of tally could leave a shard of the
