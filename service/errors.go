@@ -30,6 +30,7 @@ var errorKinds = []struct {
 	{shard.ErrAlreadyExists, codes.AlreadyExists, "%s already exists"},
 	{shard.ErrKeyReused, codes.FailedPrecondition, "%s: the idempotency key was already used for a different request"},
 	{shard.ErrOutOfRange, codes.OutOfRange, "%s: the value would leave the int64 range; nothing was applied"},
+	{shard.ErrTooLarge, codes.InvalidArgument, "%s: the request is larger than one commit may be; nothing was applied, send fewer increments per batch"},
 	{shard.ErrOverloaded, codes.ResourceExhausted, "%s: too many queued increments; nothing was applied, retry with backoff"},
 	{shard.ErrContention, codes.Aborted, "%s: too much contention; nothing was applied, retry"},
 	{shard.ErrUnknownOutcome, codes.Unavailable, "%s: the outcome of the write is unknown; retry with the same idempotency key to apply it exactly once"},

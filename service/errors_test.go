@@ -32,6 +32,7 @@ func TestCoreErrorsMapToCodes(t *testing.T) {
 		{"already exists", shard.ErrAlreadyExists, codes.AlreadyExists, ""},
 		{"key reused", shard.ErrKeyReused, codes.FailedPrecondition, ""},
 		{"out of range", shard.ErrOutOfRange, codes.OutOfRange, ""},
+		{"too large", fmt.Errorf("%w: %s", shard.ErrTooLarge, secret), codes.InvalidArgument, ""},
 		{"overloaded", shard.ErrOverloaded, codes.ResourceExhausted, ""},
 		{"contention", fmt.Errorf("%w: %s", shard.ErrContention, secret), codes.Aborted, ""},
 		{"unknown outcome", fmt.Errorf("%w: %s", shard.ErrUnknownOutcome, secret), codes.Unavailable, "WARN"},

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -35,10 +36,16 @@ func (s *Counters) Create(ctx context.Context, id string, shards int) (*Counter,
 	if status.Code(err) == codes.AlreadyExists {
 		// If the answer to this very create was lost, the client library re-sent it and got
 		// ALREADY_EXISTS: the fresh generation id tells whether the counter is ours.
-		snap, gerr := s.metaRef(id).Get(ctx)
-		if gerr == nil && snap.Data()[fieldGeneration] == cfg.generation {
+		// Read with a context of its own: the first send may have used up the caller's.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.CommitTimeout)
+		defer cancel()
+		snap, gerr := s.metaRef(id).Get(rctx)
+		switch {
+		case gerr == nil && snap.Data()[fieldGeneration] == cfg.generation:
 			t := snap.CreateTime
 			return &Counter{ID: id, ShardCount: n, CreateTime: t, UpdateTime: t, ReadTime: t}, nil
+		case gerr != nil && !isNotFound(gerr):
+			return nil, unknownOutcome(fmt.Errorf("creating counter %q: %v (and reading it back: %v)", id, err, gerr))
 		}
 		return nil, fmt.Errorf("counter %q: %w", id, ErrAlreadyExists)
 	}
@@ -234,12 +241,20 @@ func (s *Counters) Delete(ctx context.Context, id string) error {
 	if err := check("id", ValidateCounterID(id)); err != nil {
 		return err
 	}
+	sent := false // a run's commit was sent: it may have been applied
 	_, err := s.transact(ctx, id, func(tx *firestore.Transaction, cfg config, shards map[int]*firestore.DocumentSnapshot) error {
 		for _, d := range shards {
 			tx.Delete(d.Ref)
 		}
-		return tx.Delete(s.metaRef(id))
+		err := tx.Delete(s.metaRef(id))
+		sent = sent || err == nil
+		return err
 	})
+	if sent && errors.Is(err, ErrNotFound) {
+		// A later run found the counter gone: an earlier run's commit was applied and answered
+		// ABORTED, or another server deleted it meanwhile. Either way the delete is done.
+		return nil
+	}
 	return err
 }
 

@@ -2,6 +2,9 @@ package shard_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -59,5 +62,45 @@ func TestResizeToTheSameCountKeepsUpdateTime(t *testing.T) {
 	}
 	if !resized.UpdateTime.Equal(got.UpdateTime) || !got.UpdateTime.Equal(created.UpdateTime) {
 		t.Fatalf("resize to the same count reported update time %v; reads show %v, created %v", resized.UpdateTime, got.UpdateTime, created.UpdateTime)
+	}
+}
+
+// TestDeleteAnsweredAbortedAfterApplying: the delete's commit is applied but answered ABORTED; the
+// transaction's next run finds the counter gone, which is the delete's own success.
+func TestDeleteAnsweredAbortedAfterApplying(t *testing.T) {
+	t.Parallel()
+	em := emulatortest.Start(t, emulator.Options{})
+	s, inj := injectedStore(t, em, shard.Options{DefaultShards: 2})
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "c", 2); err != nil {
+		t.Fatal(err)
+	}
+	lost := inj.Arm(faultinject.Fault{Method: faultinject.Commit, If: faultinject.TransactionalCommit, Action: faultinject.LoseAnswer, Code: codes.Aborted})
+	err := s.Delete(ctx, "c")
+	wantApplied(t, lost, "delete commit")
+	if err != nil {
+		t.Fatalf("a delete that was applied answered %v", err)
+	}
+	if _, err := s.Get(ctx, "c"); !errors.Is(err, shard.ErrNotFound) {
+		t.Fatalf("get after the delete: %v, want ErrNotFound", err)
+	}
+}
+
+// TestOversizedBatchIsRefusedAsTooLarge: a BatchIncrement that creates so many counters (long
+// ids, every shard written with its metadata) that its commit passes Firestore's 10 MiB limit
+// fails with ErrTooLarge at once, applying nothing, rather than as an internal error.
+func TestOversizedBatchIsRefusedAsTooLarge(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, shard.Options{})
+	pad := strings.Repeat("x", 1400)
+	var deltas []shard.Delta
+	for i := range shard.MaxBatchDeltas {
+		deltas = append(deltas, shard.Delta{CounterID: fmt.Sprintf("%s-%d", pad, i), Delta: 1})
+	}
+	if _, err := s.BatchIncrement(context.Background(), deltas, ""); !errors.Is(err, shard.ErrTooLarge) {
+		t.Fatalf("BatchIncrement creating %d counters: %v, want ErrTooLarge", len(deltas), err)
+	}
+	if _, err := s.Get(context.Background(), deltas[0].CounterID); !errors.Is(err, shard.ErrNotFound) {
+		t.Fatalf("a counter of the refused batch: %v, want ErrNotFound", err)
 	}
 }

@@ -20,7 +20,12 @@ var (
 	ErrAlreadyExists = errors.New("counter already exists")
 	// ErrKeyReused: an idempotency key was used before for a different request.
 	ErrKeyReused = errors.New("idempotency key was used for a different request")
-	// ErrOutOfRange: an increment no shard can absorb within int64, or a total beyond int64.
+	// ErrTooLarge: Firestore refused the commit as invalid, which for tally's own writes means
+	// larger than one commit may be (a BatchIncrement creating many counters); nothing was
+	// applied. Send fewer increments per batch.
+	ErrTooLarge = errors.New("the request is larger than one commit may be")
+	// ErrOutOfRange: an increment that would take a counter's total outside int64, or a total
+	// beyond int64 (left by an earlier version of tally).
 	// Nothing was applied.
 	ErrOutOfRange = errors.New("value out of the int64 range")
 	// ErrOverloaded: the request was shed before anything was applied; retry with backoff.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // The locked path commits requests inside a read-write transaction that reads, and so locks, the
@@ -111,8 +113,12 @@ func (c *commitment) commitLocked(ctx context.Context, groups []*group) (rest []
 			return c.settleLocked(groups, runs[name], at)
 		}
 	}
-	if sent && !outcomeKnown(err) {
+	switch {
+	case sent && !outcomeKnown(err):
 		c.failed(ctx, groups, unknownOutcome(err))
+		return nil
+	case sent && status.Code(err) == codes.InvalidArgument:
+		c.failed(ctx, groups, tooLarge(err))
 		return nil
 	}
 	c.failed(ctx, groups, classify(err))

@@ -315,8 +315,8 @@ func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*g
 		c.failed(ctx, planned, unknownOutcome(err))
 		return deferred, lockedFor(deferred)
 	case status.Code(err) == codes.InvalidArgument:
-		// Firestore refused the commit itself (too large, say): trying again cannot help.
-		c.failed(ctx, planned, classify(err))
+		// Firestore refused the commit itself: trying again cannot help.
+		c.failed(ctx, planned, tooLarge(err))
 		return deferred, lockedFor(deferred)
 	}
 	// Nothing was applied: answer the keys used before, and try the rest again.
@@ -500,6 +500,9 @@ func outcomeKnown(err error) bool {
 // unknownOutcome is the error of a commit that may or may not have been applied.
 func unknownOutcome(err error) error { return fmt.Errorf("%w: %v", ErrUnknownOutcome, err) }
 
+// tooLarge is the error of a commit Firestore refused as invalid.
+func tooLarge(err error) error { return fmt.Errorf("%w: %v", ErrTooLarge, err) }
+
 // isNotFound reports a Firestore NOT_FOUND.
 func isNotFound(err error) bool { return status.Code(err) == codes.NotFound }
 
@@ -508,7 +511,7 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, known := range []error{ErrInvalidArgument, ErrNotFound, ErrAlreadyExists, ErrKeyReused, ErrOutOfRange,
+	for _, known := range []error{ErrInvalidArgument, ErrNotFound, ErrAlreadyExists, ErrKeyReused, ErrOutOfRange, ErrTooLarge,
 		ErrOverloaded, ErrContention, ErrUnknownOutcome, ErrClosed, context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, known) {
 			return err

@@ -87,9 +87,11 @@ type CounterServiceClient interface {
 	//
 	// Errors: INVALID_ARGUMENT when `requests` is empty or has more than 500
 	// entries, when any sub-request has a malformed `name` or a non-empty
-	// `idempotency_key`, or when the batch's key is oversized or not UTF-8;
-	// OUT_OF_RANGE when a counter's total would leave int64; FAILED_PRECONDITION
-	// when the key was used for a different request.
+	// `idempotency_key`, when the batch's key is oversized or not UTF-8, or when
+	// the batch is larger than one commit may be (it creates many counters with
+	// long IDs; nothing is applied, send fewer per batch); OUT_OF_RANGE when a
+	// counter's total would leave int64; FAILED_PRECONDITION when the key was
+	// used for a different request.
 	BatchIncrement(ctx context.Context, in *BatchIncrementRequest, opts ...grpc.CallOption) (*BatchIncrementResponse, error)
 	// Returns one counter with its current value.
 	//
@@ -298,9 +300,11 @@ type CounterServiceServer interface {
 	//
 	// Errors: INVALID_ARGUMENT when `requests` is empty or has more than 500
 	// entries, when any sub-request has a malformed `name` or a non-empty
-	// `idempotency_key`, or when the batch's key is oversized or not UTF-8;
-	// OUT_OF_RANGE when a counter's total would leave int64; FAILED_PRECONDITION
-	// when the key was used for a different request.
+	// `idempotency_key`, when the batch's key is oversized or not UTF-8, or when
+	// the batch is larger than one commit may be (it creates many counters with
+	// long IDs; nothing is applied, send fewer per batch); OUT_OF_RANGE when a
+	// counter's total would leave int64; FAILED_PRECONDITION when the key was
+	// used for a different request.
 	BatchIncrement(context.Context, *BatchIncrementRequest) (*BatchIncrementResponse, error)
 	// Returns one counter with its current value.
 	//
