@@ -34,6 +34,7 @@ var errorKinds = []struct {
 	{shard.ErrOverloaded, codes.ResourceExhausted, "%s: too many queued increments; nothing was applied, retry with backoff"},
 	{shard.ErrContention, codes.Aborted, "%s: too much contention; nothing was applied, retry"},
 	{shard.ErrUnknownOutcome, codes.Unavailable, "%s: the outcome of the write is unknown; retry with the same idempotency key to apply it exactly once"},
+	{shard.ErrUnavailable, codes.Unavailable, "%s: storage is unavailable; nothing was applied, retry with backoff"},
 	{shard.ErrClosed, codes.Unavailable, "%s: the server is shutting down; nothing was applied, retry"},
 	{context.Canceled, codes.Canceled, "%s: the request was canceled"},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, "%s: the deadline expired before the request completed"},

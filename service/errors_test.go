@@ -36,6 +36,7 @@ func TestCoreErrorsMapToCodes(t *testing.T) {
 		{"overloaded", shard.ErrOverloaded, codes.ResourceExhausted, ""},
 		{"contention", fmt.Errorf("%w: %s", shard.ErrContention, secret), codes.Aborted, ""},
 		{"unknown outcome", fmt.Errorf("%w: %s", shard.ErrUnknownOutcome, secret), codes.Unavailable, "WARN"},
+		{"unavailable", fmt.Errorf("%w: %s", shard.ErrUnavailable, secret), codes.Unavailable, ""},
 		{"closed", shard.ErrClosed, codes.Unavailable, ""},
 		{"canceled", context.Canceled, codes.Canceled, ""},
 		{"deadline exceeded", fmt.Errorf("commit: %w", context.DeadlineExceeded), codes.DeadlineExceeded, ""},

@@ -35,6 +35,9 @@ var (
 	// ErrUnknownOutcome: the write may or may not have been applied (e.g. the connection to
 	// Firestore failed mid-commit). Retrying with the same idempotency key applies it exactly once.
 	ErrUnknownOutcome = errors.New("the outcome of the write is unknown")
+	// ErrUnavailable: Firestore could not be reached before anything was written (or for a
+	// read); nothing was applied. Retry with backoff.
+	ErrUnavailable = errors.New("Firestore is unavailable")
 	// ErrClosed: the store is shutting down and accepts no new requests.
 	ErrClosed = errors.New("the counter store is closed")
 )

@@ -121,7 +121,8 @@ func (c *commitment) commitLocked(ctx context.Context, groups []*group) (rest []
 		c.failed(ctx, groups, tooLarge(err))
 		return nil
 	}
-	c.failed(ctx, groups, classify(err))
+	// Nothing was sent, or Firestore said it applied nothing.
+	c.failed(ctx, groups, classifyUnapplied(err))
 	return nil
 }
 

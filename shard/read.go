@@ -58,7 +58,7 @@ func (s *Counters) BatchGet(ctx context.Context, ids []string) ([]*Counter, erro
 		}
 		return nil
 	}, firestore.ReadOnly)
-	return out, classify(err)
+	return out, classifyUnapplied(err)
 }
 
 // withValue decodes a counter's metadata and reads its value inside tx.
@@ -157,7 +157,7 @@ func (s *Counters) List(ctx context.Context, opts ListOptions) ([]*Counter, stri
 		err = read(ctx, nil)
 	}
 	if err != nil {
-		return nil, "", classify(err)
+		return nil, "", classifyUnapplied(err)
 	}
 	next := ""
 	if len(out) > opts.PageSize {

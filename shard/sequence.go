@@ -228,7 +228,7 @@ func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*g
 		if err := s.ensureLoaded(ctx, e); err != nil {
 			unlock()
 			for _, g := range groups {
-				g.failed(classify(err))
+				g.failed(classifyUnapplied(err)) // nothing was sent
 			}
 			return nil, ""
 		}
@@ -506,20 +506,27 @@ func tooLarge(err error) error { return fmt.Errorf("%w: %v", ErrTooLarge, err) }
 // isNotFound reports a Firestore NOT_FOUND.
 func isNotFound(err error) bool { return status.Code(err) == codes.NotFound }
 
-// classify turns a Firestore failure into the store's error kinds.
-func classify(err error) error {
+// classify turns a Firestore failure of a write that may have been applied into the store's
+// error kinds: when Firestore could not be reached, the outcome is unknown.
+func classify(err error) error { return classifyAs(err, ErrUnknownOutcome) }
+
+// classifyUnapplied is classify for a failure that applied nothing: a read, or a write that was
+// never sent.
+func classifyUnapplied(err error) error { return classifyAs(err, ErrUnavailable) }
+
+func classifyAs(err, unreachable error) error {
 	if err == nil {
 		return nil
 	}
 	for _, known := range []error{ErrInvalidArgument, ErrNotFound, ErrAlreadyExists, ErrKeyReused, ErrOutOfRange, ErrTooLarge,
-		ErrOverloaded, ErrContention, ErrUnknownOutcome, ErrClosed, context.Canceled, context.DeadlineExceeded} {
+		ErrOverloaded, ErrContention, ErrUnknownOutcome, ErrUnavailable, ErrClosed, context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, known) {
 			return err
 		}
 	}
 	switch status.Code(err) {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Unknown, codes.Internal, codes.ResourceExhausted:
-		return fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+		return fmt.Errorf("%w: %v", unreachable, err)
 	case codes.Aborted:
 		return fmt.Errorf("%w: %v", ErrContention, err)
 	}
