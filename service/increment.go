@@ -25,7 +25,7 @@ func (s *Server) Increment(ctx context.Context, req *tallyv1.IncrementRequest) (
 
 // BatchIncrement applies several increments in one atomic commit.
 func (s *Server) BatchIncrement(ctx context.Context, req *tallyv1.BatchIncrementRequest) (*tallyv1.BatchIncrementResponse, error) {
-	deltas, err := validateBatchIncrement(req)
+	deltas, err := validateBatchIncrement(req, s.maxBatchIncrement)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}

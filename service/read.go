@@ -26,7 +26,7 @@ func (s *Server) GetCounter(ctx context.Context, req *tallyv1.GetCounterRequest)
 
 // BatchGetCounters reads several counters at one read time, in the order of the request.
 func (s *Server) BatchGetCounters(ctx context.Context, req *tallyv1.BatchGetCountersRequest) (*tallyv1.BatchGetCountersResponse, error) {
-	ids, err := validateBatchGet(req)
+	ids, err := validateBatchGet(req, s.maxBatchGet)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}

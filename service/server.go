@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
+	"github.com/tally-dev/tally/shard"
 )
 
 // Options configure a Server.
@@ -12,6 +13,10 @@ type Options struct {
 	Counters Counters
 	// Logger receives server faults (errors answered with INTERNAL); nil discards them.
 	Logger *slog.Logger
+	// MaxBatchNames bounds the names in one BatchIncrement or BatchGetCounters below the API's
+	// own maximums (shard.MaxBatchDeltas and shard.MaxBatchGet), so that an operator can cap the
+	// work one call brings; the lower of the two applies. 0 (or less) leaves the API's maximums.
+	MaxBatchNames int
 }
 
 // Server implements tally.v1.CounterService: it validates each request, calls Counters and
@@ -21,13 +26,20 @@ type Server struct {
 
 	counters Counters
 	log      *slog.Logger
+	// The most names a BatchIncrement and a BatchGetCounters may hold.
+	maxBatchIncrement, maxBatchGet int
 }
 
 var _ tallyv1.CounterServiceServer = (*Server)(nil)
 
 // New returns a Server over opts.Counters.
 func New(opts Options) *Server {
-	s := &Server{counters: opts.Counters, log: opts.Logger}
+	s := &Server{
+		counters:          opts.Counters,
+		log:               opts.Logger,
+		maxBatchIncrement: batchLimit(opts.MaxBatchNames, shard.MaxBatchDeltas),
+		maxBatchGet:       batchLimit(opts.MaxBatchNames, shard.MaxBatchGet),
+	}
 	if s.counters == nil {
 		s.counters = unconfigured{}
 	}
@@ -35,4 +47,13 @@ func New(opts Options) *Server {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	return s
+}
+
+// batchLimit is the lower of a configured limit and the API's maximum; a configured limit of 0
+// or less is none.
+func batchLimit(configured, apiMax int) int {
+	if configured > 0 && configured < apiMax {
+		return configured
+	}
+	return apiMax
 }

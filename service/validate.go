@@ -81,13 +81,14 @@ func validateIncrement(req *tallyv1.IncrementRequest) (id string, err error) {
 	return id, checkField("idempotency_key", shard.ValidateKey(req.GetIdempotencyKey()))
 }
 
-func validateBatchIncrement(req *tallyv1.BatchIncrementRequest) ([]shard.Delta, error) {
+// validateBatchIncrement accepts at most limit increments (see Options.MaxBatchNames).
+func validateBatchIncrement(req *tallyv1.BatchIncrementRequest, limit int) ([]shard.Delta, error) {
 	reqs := req.GetRequests()
 	switch {
 	case len(reqs) == 0:
 		return nil, invalid("requests", "must hold at least one increment")
-	case len(reqs) > shard.MaxBatchDeltas:
-		return nil, invalid("requests", "holds %d increments, more than the limit of %d", len(reqs), shard.MaxBatchDeltas)
+	case len(reqs) > limit:
+		return nil, invalid("requests", "holds %d increments, more than the limit of %d", len(reqs), limit)
 	}
 	if err := checkField("idempotency_key", shard.ValidateKey(req.GetIdempotencyKey())); err != nil {
 		return nil, err
@@ -111,13 +112,14 @@ func validateGet(req *tallyv1.GetCounterRequest) (id string, err error) {
 	return parseName("name", req.GetName())
 }
 
-func validateBatchGet(req *tallyv1.BatchGetCountersRequest) ([]string, error) {
+// validateBatchGet accepts at most limit names (see Options.MaxBatchNames).
+func validateBatchGet(req *tallyv1.BatchGetCountersRequest, limit int) ([]string, error) {
 	names := req.GetNames()
 	switch {
 	case len(names) == 0:
 		return nil, invalid("names", "must name at least one counter")
-	case len(names) > shard.MaxBatchGet:
-		return nil, invalid("names", "holds %d names, more than the limit of %d", len(names), shard.MaxBatchGet)
+	case len(names) > limit:
+		return nil, invalid("names", "holds %d names, more than the limit of %d", len(names), limit)
 	}
 	ids := make([]string, len(names))
 	for i, name := range names {
