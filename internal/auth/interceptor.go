@@ -1,0 +1,132 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
+)
+
+// UnaryInterceptor authenticates and authorises each unary call before its handler runs, puts
+// the principal in the handler's context (PrincipalFrom), and writes the audit lines of admin
+// operations. Install it after interceptors that shed load or set deadlines, so that a shed call
+// costs no policy lookup, and before any that reads PrincipalFrom.
+func (a *Auth) UnaryInterceptor() grpc.UnaryServerInterceptor { return a.unary }
+
+// StreamInterceptor does for streaming calls what UnaryInterceptor does for unary ones. tally.v1
+// has no streaming method, so beyond the open services it refuses every stream.
+func (a *Auth) StreamInterceptor() grpc.StreamServerInterceptor { return a.stream }
+
+func (a *Auth) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	method := info.FullMethod
+	if isOpen(method) {
+		return handler(ctx, req)
+	}
+	r, known := rules[method]
+	if !a.Enabled() {
+		resp, err := handler(ctx, req)
+		if r.audit {
+			a.audit(ctx, nil, method, req, err)
+		}
+		return resp, err
+	}
+	p, err := a.authenticate(ctx)
+	if err == nil {
+		err = authorize(p, method, r, known)
+	}
+	list, isList := req.(*tallyv1.ListCountersRequest)
+	if err == nil && !isList {
+		err = checkNames(p, req)
+	}
+	if err != nil {
+		a.refused(ctx, p, method, r, req, err)
+		return nil, err
+	}
+	ctx = withPrincipal(ctx, p)
+	if isList {
+		return a.list(ctx, p, list, handler)
+	}
+	resp, err := handler(ctx, req)
+	if r.audit {
+		a.audit(ctx, p, method, req, err)
+	}
+	return resp, err
+}
+
+func (a *Auth) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	method := info.FullMethod
+	if isOpen(method) || !a.Enabled() {
+		return handler(srv, ss)
+	}
+	ctx := ss.Context()
+	p, err := a.authenticate(ctx)
+	if err == nil {
+		// No streaming method has a rule: the table's methods are unary, and a stream of one
+		// could not have its counter names checked before its handler runs.
+		err = authorize(p, method, rule{}, false)
+	}
+	if err != nil {
+		a.refused(ctx, p, method, rule{}, nil, err)
+		return err
+	}
+	return handler(srv, &principalStream{ServerStream: ss, ctx: withPrincipal(ctx, p)})
+}
+
+// principalStream gives a stream's handler a context with the principal.
+type principalStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *principalStream) Context() context.Context { return s.ctx }
+
+// authenticate returns the principal the call's credentials prove, or an UNAUTHENTICATED error.
+// A token, when one is presented, decides: an invalid one is refused even if a valid certificate
+// is presented too, because a client that sends a token means to be that token's principal.
+func (a *Auth) authenticate(ctx context.Context) (*Principal, error) {
+	pol := a.policy.Load() // once: the whole call sees one policy
+	token, present, err := tokenFrom(ctx)
+	switch {
+	case err != nil:
+		return nil, status.Errorf(codes.Unauthenticated, "%v in %s or %s", err, TokenHeader, AuthorizationHeader)
+	case present:
+		var p *Principal
+		if pol != nil {
+			p = pol.byToken(token)
+		}
+		if p == nil {
+			return nil, status.Error(codes.Unauthenticated, "unknown token")
+		}
+		return p, nil
+	}
+	if leaf := verifiedLeaf(ctx); leaf != nil {
+		if pol == nil {
+			if a.opts.ClientCerts {
+				return &Principal{ID: certName(leaf), Prefixes: []string{""}, Permissions: allPermissions}, nil
+			}
+			return nil, status.Error(codes.Unauthenticated, "client certificates are not accepted without a policy")
+		}
+		p, err := pol.byCert(leaf)
+		if err != nil {
+			return nil, status.Error(codes.Unauthenticated, err.Error())
+		}
+		return p, nil
+	}
+	return nil, status.Errorf(codes.Unauthenticated,
+		"missing credentials: send a token in %s (or %s: Bearer), or a client certificate", TokenHeader, AuthorizationHeader)
+}
+
+// authorize checks that p may call the method at all; the counters it names are checked later.
+func authorize(p *Principal, method string, r rule, known bool) error {
+	if !known {
+		return status.Errorf(codes.PermissionDenied, "method %s is not open to any principal", method)
+	}
+	if !p.Has(r.perm) {
+		return status.Error(codes.PermissionDenied, fmt.Sprintf("principal %q lacks the %s permission that %s needs", p.ID, r.perm, method))
+	}
+	return nil
+}
