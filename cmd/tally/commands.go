@@ -19,6 +19,9 @@ type command struct {
 	// setup registers the command's flags on fs and returns the action that
 	// reads them.
 	setup func(fs *flag.FlagSet) action
+	// local commands do not call the server: no connection is prepared, so
+	// the connection flags do not matter to them.
+	local bool
 }
 
 func (c *command) synopsis() string {
@@ -35,6 +38,7 @@ func commands() []*command {
 		resetCommand(),
 		deleteCommand(),
 		listCommand(),
+		tokenCommand(),
 	}
 }
 

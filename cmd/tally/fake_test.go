@@ -103,12 +103,19 @@ func (f *fakeServer) ListCounters(_ context.Context, r *tallyv1.ListCountersRequ
 // returns its address.
 func startFake(t *testing.T, reply replyFunc) (string, *fakeServer) {
 	t.Helper()
+	return startFakeWith(t, reply)
+}
+
+// startFakeWith is startFake with options for the gRPC server, such as TLS
+// or an interceptor.
+func startFakeWith(t *testing.T, reply replyFunc, opts ...grpc.ServerOption) (string, *fakeServer) {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
 	fake := &fakeServer{reply: reply}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(opts...)
 	tallyv1.RegisterCounterServiceServer(srv, fake)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
@@ -129,9 +136,15 @@ type outcome struct {
 }
 
 func runTally(ctx context.Context, args ...string) outcome {
+	// A developer's $TALLY_ADDR or $TALLY_TOKEN must not change a test.
+	return runTallyWith(ctx, nil, "", args...)
+}
+
+// runTallyWith runs tally with exactly the environment env and stdin.
+func runTallyWith(ctx context.Context, env map[string]string, stdin string, args ...string) outcome {
 	var stdout, stderr bytes.Buffer
-	noEnv := func(string) string { return "" } // a developer's $TALLY_ADDR must not change a test
-	code := run(ctx, args, noEnv, &stdout, &stderr)
+	getenv := func(key string) string { return env[key] }
+	code := run(ctx, args, getenv, strings.NewReader(stdin), &stdout, &stderr)
 	return outcome{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 

@@ -7,18 +7,11 @@ import (
 )
 
 func TestParseGlobals(t *testing.T) {
-	env := func(addr string) func(string) string {
-		return func(key string) string {
-			if key == addrEnv {
-				return addr
-			}
-			return ""
-		}
-	}
 	tests := []struct {
 		name     string
 		args     []string
 		envAddr  string
+		env      map[string]string // more of the environment
 		want     globals
 		wantRest []string
 		wantErr  string
@@ -41,10 +34,36 @@ func TestParseGlobals(t *testing.T) {
 		{name: "bad timeout", args: []string{"--timeout", "soon", "list"},
 			wantErr: `invalid value "soon" for flag --timeout: want a duration such as 500ms, 10s or 1m`},
 		{name: "unknown global flag", args: []string{"--verbose", "list"}, wantErr: "unknown flag --verbose"},
+		{name: "tokens from the environment", args: []string{"get"}, env: map[string]string{tokenEnv: "tly_a", idTokenEnv: "ey.b.c"},
+			want: globals{addr: defaultAddr, timeout: defaultTimeout, token: "tly_a", idToken: "ey.b.c"}, wantRest: []string{"get"}},
+		{name: "token flags beat the environment", args: []string{"--token", "tly_x", "--id-token=ey.y", "get"},
+			env:  map[string]string{tokenEnv: "tly_a", idTokenEnv: "ey.b.c"},
+			want: globals{addr: defaultAddr, timeout: defaultTimeout, token: "tly_x", idToken: "ey.y"}, wantRest: []string{"get"}},
+		{name: "TLS flags", args: []string{"--tls", "--ca-cert", "ca.pem", "--client-cert", "c.pem", "--client-key", "k.pem", "--server-name", "tally.internal", "--insecure", "get"},
+			want: globals{addr: defaultAddr, timeout: defaultTimeout, tls: true, caCert: "ca.pem", clientCert: "c.pem", clientKey: "k.pem",
+				serverName: "tally.internal", insecure: true}, wantRest: []string{"get"}},
+		{name: "server name with a CA file", args: []string{"--ca-cert", "ca.pem", "--server-name", "n", "get"},
+			want: globals{addr: defaultAddr, timeout: defaultTimeout, caCert: "ca.pem", serverName: "n"}, wantRest: []string{"get"}},
+		{name: "client certificate without key", args: []string{"--client-cert", "c.pem", "get"},
+			wantErr: "--client-cert and --client-key go together: give both or neither"},
+		{name: "client key without certificate", args: []string{"--client-key", "k.pem", "get"},
+			wantErr: "--client-cert and --client-key go together: give both or neither"},
+		{name: "server name without TLS", args: []string{"--server-name", "n", "get"},
+			wantErr: "--server-name only applies to TLS: add --tls or --ca-cert"},
+		{name: "token with a newline", args: []string{"--token", "tly_a\n", "get"},
+			wantErr: "--token (or $TALLY_TOKEN) has a space, control or non-ASCII character at byte 5, which a token sent in gRPC metadata cannot contain"},
+		{name: "ID token with a space from the environment", args: []string{"get"}, env: map[string]string{idTokenEnv: "Bearer ey"},
+			wantErr: "--id-token (or $TALLY_ID_TOKEN) has a space, control or non-ASCII character at byte 6, which a token sent in gRPC metadata cannot contain"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, rest, err := parseGlobals(tc.args, env(tc.envAddr))
+			env := func(key string) string {
+				if key == addrEnv {
+					return tc.envAddr
+				}
+				return tc.env[key]
+			}
+			got, rest, err := parseGlobals(tc.args, env)
 			if tc.wantErr != "" {
 				if err == nil || err.Error() != tc.wantErr {
 					t.Fatalf("error = %v, want %q", err, tc.wantErr)

@@ -22,6 +22,14 @@ Command flags may come before or after the arguments; "--" ends the flags
 (tally inc -- -odd-name 3). Results are aligned columns or lines of text,
 or with --json one JSON object per line.
 
+Credentials: a server with a tokens file wants --token (better: $TALLY_TOKEN,
+which other users cannot see), sent as x-tally-token. Behind Cloud Run's IAM
+invoker check, add an ID token, sent as authorization: Bearer; both headers go
+together. For example:
+  TALLY_ID_TOKEN=$(gcloud auth print-identity-token) tally --addr HOST:443 --tls get x
+Tokens are sent over plaintext only to this machine (localhost, 127.0.0.1,
+::1), unless --insecure is given; use --tls or --ca-cert FILE otherwise.
+
 Exit status:
   0  success
   1  the server answered with an error, printed as "tally: CODE: message"
@@ -107,7 +115,7 @@ func hasFlags(fs *flag.FlagSet) bool {
 }
 
 // writeFlags lists flags as "--name VALUE  usage", in the double-dash style
-// the rest of the help uses.
+// the rest of the help uses; a one-letter flag such as -o has one dash.
 func writeFlags(w io.Writer, fs *flag.FlagSet) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fs.VisitAll(func(f *flag.Flag) {
@@ -116,6 +124,9 @@ func writeFlags(w io.Writer, fs *flag.FlagSet) {
 			valueName = ""
 		}
 		spec := "--" + f.Name
+		if len(f.Name) == 1 {
+			spec = "-" + f.Name
+		}
 		if valueName != "" {
 			spec += " " + valueName
 		}

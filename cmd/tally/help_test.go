@@ -55,6 +55,9 @@ func TestUsageContents(t *testing.T) {
 	want = append(want,
 		"  help [COMMAND]",
 		"--addr HOST:PORT", "$TALLY_ADDR", "127.0.0.1:8080", "--json", "--timeout D",
+		"--token T", "$TALLY_TOKEN", "x-tally-token", "--id-token T", "$TALLY_ID_TOKEN", "authorization: Bearer",
+		"gcloud auth print-identity-token", "--tls", "--ca-cert FILE", "--client-cert FILE", "--client-key FILE",
+		"--server-name NAME", "--insecure",
 		"  0  success",
 		"  1  the server answered with an error",
 		"  2  usage error",
@@ -78,6 +81,9 @@ func TestCommandHelp(t *testing.T) {
 		"reset":  {"--key K"},
 		"delete": nil,
 		"list":   {"--values", "--page-size N", "--all", "--page-token T"},
+		"export": {"--prefix P", "-o FILE"},
+		"import": {"-i FILE", "--merge", "--key-prefix K"},
+		"token":  {"--id ID", "--prefix P", "--permission LIST"},
 	}
 	for _, c := range commands() {
 		t.Run(c.name, func(t *testing.T) {

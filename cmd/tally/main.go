@@ -22,14 +22,14 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run executes one tally command line and returns its exit code. getenv is os.Getenv, a
-// parameter so that tests control the environment ($TALLY_ADDR).
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// parameter so that tests control the environment ($TALLY_ADDR, $TALLY_TOKEN, ...).
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g, rest, err := parseGlobals(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return writeOrFail(stderr, writeUsage(stdout))
@@ -59,12 +59,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return report(stderr, cmd, err)
 	}
 
+	if cmd.local {
+		s := newSession(nil, stdin, stdout, stderr, g.json)
+		return report(stderr, cmd, act(ctx, s, positional))
+	}
 	conn, err := dial(g)
 	if err != nil {
 		return report(stderr, nil, err)
 	}
 	defer conn.Close()
-	s := newSession(conn, stdout, stderr, g.json)
+	s := newSession(conn, stdin, stdout, stderr, g.json)
 	return report(stderr, cmd, act(ctx, s, positional))
 }
 

@@ -8,7 +8,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
@@ -19,22 +18,37 @@ import (
 type session struct {
 	client tallyv1.CounterServiceClient
 	out    *printer
+	stdin  io.Reader // for input read with "-" as its file name
 	stderr io.Writer // for notes that are not results
 }
 
-func newSession(conn grpc.ClientConnInterface, stdout, stderr io.Writer, json bool) *session {
-	return &session{
-		client: tallyv1.NewCounterServiceClient(conn),
-		out:    &printer{w: stdout, json: json},
-		stderr: stderr,
+// newSession returns the session of a command; conn is nil for a local
+// command, which then has no client.
+func newSession(conn grpc.ClientConnInterface, stdin io.Reader, stdout, stderr io.Writer, json bool) *session {
+	s := &session{out: &printer{w: stdout, json: json}, stdin: stdin, stderr: stderr}
+	if conn != nil {
+		s.client = tallyv1.NewCounterServiceClient(conn)
 	}
+	return s
 }
 
-// dial prepares a plaintext connection to the server. No connection is made
-// until the first request.
+// dial prepares a connection to the server, with TLS if the flags ask for
+// it and the tokens attached to every call. No connection is made until the
+// first request.
 func dial(g globals) (*grpc.ClientConn, error) {
+	creds := newCallCredentials(g)
+	// The credentials check every call; checking here too fails before
+	// anything is sent, with the exit code of a usage error.
+	if err := creds.checkTransport(g.useTLS()); err != nil {
+		return nil, &usageError{msg: err.Error()}
+	}
+	transport, err := transportCredentials(g)
+	if err != nil {
+		return nil, err
+	}
 	conn, err := grpc.NewClient(g.addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(transport),
+		grpc.WithPerRPCCredentials(creds),
 		grpc.WithUnaryInterceptor(callPolicy{addr: g.addr, timeout: g.timeout}.intercept),
 	)
 	if err != nil {
