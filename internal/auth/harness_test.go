@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -90,13 +91,17 @@ func policyJSON(t *testing.T, ps ...testPrincipal) []byte {
 // never reads half a file.
 func writeFile(t *testing.T, path string, data []byte) {
 	t.Helper()
+	if err := replaceFile(path, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func replaceFile(path string, data []byte) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	return os.Rename(tmp, path)
 }
 
 // env is a tally server with auth, over the real service and sharding core on an emulator.
@@ -120,6 +125,8 @@ type envOptions struct {
 	clientCerts bool
 	// tls serves over loopback TCP with this configuration instead of over bufconn.
 	tls *tlsFiles
+	// tweakTLS changes the TLS configuration ServerTLSConfig made.
+	tweakTLS func(*tls.Config)
 	// unary runs after the auth interceptor, before the handler.
 	unary grpc.UnaryServerInterceptor
 	// pollInterval is Options.PollInterval.
@@ -169,6 +176,9 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		cfg, err := ServerTLSConfig(opts.tls.certFile, opts.tls.keyFile, opts.tls.clientCAFile)
 		if err != nil {
 			t.Fatalf("ServerTLSConfig: %v", err)
+		}
+		if opts.tweakTLS != nil {
+			opts.tweakTLS(cfg)
 		}
 		sopts = append(sopts, grpc.Creds(credentials.NewTLS(cfg)))
 		if lis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
