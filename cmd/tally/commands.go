@@ -38,6 +38,8 @@ func commands() []*command {
 		resetCommand(),
 		deleteCommand(),
 		listCommand(),
+		exportCommand(),
+		importCommand(),
 		tokenCommand(),
 	}
 }
