@@ -13,15 +13,17 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/tally-dev/tally/internal/auth"
 )
 
-// Metadata the tokens travel in. The tally token has a header of its own so
-// that authorization can carry a Cloud Run IAM ID token at the same time:
-// Cloud Run checks and strips nothing else, and tallyd prefers x-tally-token
-// when both are present.
+// Metadata the tokens travel in, named by the server's auth package. The
+// tally token has a header of its own so that authorization can carry a
+// Cloud Run IAM ID token at the same time; tallyd prefers x-tally-token when
+// both are present.
 const (
-	tokenHeader   = "x-tally-token"
-	idTokenHeader = "authorization"
+	tokenHeader   = auth.TokenHeader
+	idTokenHeader = auth.AuthorizationHeader
 )
 
 // checkToken refuses a token that gRPC metadata cannot carry, before it is

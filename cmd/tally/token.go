@@ -3,24 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
-)
 
-// Tokens are tokenPrefix followed by tokenBytes random bytes in unpadded
-// base64url: 256 bits cannot be guessed, and the prefix lets secret scanners
-// and people recognise a tally token.
-const (
-	tokenPrefix = "tly_"
-	tokenBytes  = 32
+	"github.com/tally-dev/tally/internal/auth"
 )
 
 // permissions are the ones a tokens file accepts, in the order they are
@@ -74,11 +64,12 @@ changes.`,
 				if err != nil {
 					return err
 				}
-				token, err := newToken()
+				// The server's own functions, so that the entry is what it reads.
+				token, hash, err := auth.NewToken()
 				if err != nil {
-					return err
+					return fmt.Errorf("making a token: %w", err)
 				}
-				p.TokenSHA256 = tokenSHA256(token)
+				p.TokenSHA256 = hash
 				return printToken(s, token, p)
 			}
 		},
@@ -129,22 +120,6 @@ func newPrincipal(id string, prefixes, perms []string) (principal, error) {
 		}
 	}
 	return p, nil
-}
-
-// newToken returns a fresh random token.
-func newToken() (string, error) {
-	b := make([]byte, tokenBytes)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("reading random bytes for the token: %w", err)
-	}
-	return tokenPrefix + base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// tokenSHA256 is how the tokens file stores a token: the lowercase hex
-// SHA-256 of the token as sent.
-func tokenSHA256(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
 }
 
 func printToken(s *session, token string, p principal) error {

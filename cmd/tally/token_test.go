@@ -1,15 +1,22 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tally-dev/tally/internal/auth"
+	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
 
 // specPrincipal is a principal as the tokens file format describes it.
@@ -129,16 +136,54 @@ func TestTokenNewUsage(t *testing.T) {
 	}
 }
 
-func TestTokensDiffer(t *testing.T) {
-	seen := map[string]bool{}
-	for range 100 {
-		tok, err := newToken()
-		if err != nil {
-			t.Fatal(err)
+// TestTokenNewWithTheServer: the entry tally token new prints, in a tokens
+// file, lets the token it printed call a server that checks tokens with the
+// server's own auth package, within the entry's prefixes and permissions.
+func TestTokenNewWithTheServer(t *testing.T) {
+	made := runTally(context.Background(), "--json", "token", "new", "--id", "reader", "--prefix", "web-", "--permission", "read")
+	if made.code != exitOK {
+		t.Fatalf("token new: exit code %d, stderr:\n%s", made.code, made.stderr)
+	}
+	var obj struct {
+		Token     string          `json:"token"`
+		Principal json.RawMessage `json:"principal"`
+	}
+	decodeJSON(t, made.stdout, &obj)
+	tokensFile := filepath.Join(t.TempDir(), "tokens.json")
+	if err := os.WriteFile(tokensFile, []byte(`{"principals": [`+string(obj.Principal)+`]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.New(auth.Options{TokensFile: tokensFile})
+	if err != nil {
+		t.Fatalf("the server refuses the tokens file: %v", err)
+	}
+	addr, _ := startFakeWith(t, func(req proto.Message) (proto.Message, error) {
+		if _, ok := req.(*tallyv1.IncrementRequest); ok {
+			return &tallyv1.IncrementResponse{CommitTime: created}, nil
 		}
-		if seen[tok] || len(tok) != len("tly_")+43 || bytes.ContainsAny([]byte(tok[4:]), "+/=") {
-			t.Fatalf("token %q repeated or not 43 characters of unpadded base64url", tok)
-		}
-		seen[tok] = true
+		return counter("web-home", 3, 1), nil
+	}, grpc.UnaryInterceptor(a.UnaryInterceptor()))
+
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string // start of stderr
+	}{
+		{name: "the token reads its counters", args: []string{"--token", obj.Token, "get", "web-home"}},
+		{name: "next to an ID token", args: []string{"--token", obj.Token, "--id-token", testIDToken, "get", "web-home"}},
+		{name: "as the ID token, the token is a bearer token", args: []string{"--id-token", obj.Token, "get", "web-home"}},
+		{name: "no token", args: []string{"get", "web-home"}, wantCode: exitFailed, wantErr: "tally: UNAUTHENTICATED: "},
+		{name: "another token", args: []string{"--token", testToken, "get", "web-home"}, wantCode: exitFailed, wantErr: "tally: UNAUTHENTICATED: "},
+		{name: "outside the prefixes", args: []string{"--token", obj.Token, "get", "api-home"}, wantCode: exitFailed, wantErr: "tally: PERMISSION_DENIED: "},
+		{name: "without the write permission", args: []string{"--token", obj.Token, "inc", "web-home"}, wantCode: exitFailed, wantErr: "tally: PERMISSION_DENIED: "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := runTally(context.Background(), append([]string{"--addr", addr}, tc.args...)...)
+			if got.code != tc.wantCode || !strings.HasPrefix(got.stderr, tc.wantErr) {
+				t.Errorf("exit code %d, stderr %q; want %d and stderr starting %q", got.code, got.stderr, tc.wantCode, tc.wantErr)
+			}
+		})
 	}
 }
