@@ -125,6 +125,8 @@ type envOptions struct {
 	clientCerts bool
 	// tls serves over loopback TCP with this configuration instead of over bufconn.
 	tls *tlsFiles
+	// wrapLog, if set, wraps the log handler Auth writes to.
+	wrapLog func(slog.Handler) slog.Handler
 	// tweakTLS changes the TLS configuration ServerTLSConfig made.
 	tweakTLS func(*tls.Config)
 	// unary runs after the auth interceptor, before the handler.
@@ -147,11 +149,11 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	t.Cleanup(func() { _ = counters.Close(context.Background()) })
 
 	e := &env{counters: counters, logs: &syncBuffer{}}
-	aopts := Options{
-		ClientCerts:  opts.clientCerts,
-		Logger:       slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		PollInterval: opts.pollInterval,
+	var lh slog.Handler = slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})
+	if opts.wrapLog != nil {
+		lh = opts.wrapLog(lh)
 	}
+	aopts := Options{ClientCerts: opts.clientCerts, Logger: slog.New(lh), PollInterval: opts.pollInterval}
 	if opts.principals != nil {
 		e.tokensFile = filepath.Join(t.TempDir(), "tokens.json")
 		writeFile(t, e.tokensFile, policyJSON(t, opts.principals...))

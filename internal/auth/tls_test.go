@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -89,10 +90,10 @@ func containsCode(codes []codes.Code, c codes.Code) bool {
 func TestClientCertsWithoutPolicy(t *testing.T) {
 	t.Parallel()
 	setup := newTLSSetup(t, true)
-	var seen string
+	var seen atomic.Value // the principal id the handler ran as
 	record := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if p, ok := PrincipalFrom(ctx); ok {
-			seen = p.ID
+			seen.Store(p.ID)
 		}
 		return handler(ctx, req)
 	}
@@ -103,8 +104,8 @@ func TestClientCertsWithoutPolicy(t *testing.T) {
 	if _, err := c.DeleteCounter(testContext(t), &tallyv1.DeleteCounterRequest{Name: name("any")}); status.Code(err) != codes.NotFound {
 		t.Fatalf("DeleteCounter with a verified certificate: %v, want NotFound (allowed, no such counter)", err)
 	}
-	if seen != "spiffe://tally/ops" {
-		t.Errorf("the principal is %q, want the certificate's URI", seen)
+	if seen.Load() != "spiffe://tally/ops" {
+		t.Errorf("the principal is %q, want the certificate's URI", seen.Load())
 	}
 	anon := tallyv1.NewCounterServiceClient(e.tlsClient(t, setup.clientConfig()))
 	for _, token := range []string{"", tokAdmin} {
