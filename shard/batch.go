@@ -36,7 +36,7 @@ func (s *Counters) BatchIncrement(ctx context.Context, deltas []Delta, key strin
 	ids := slices.Sorted(maps.Keys(totals))
 	entries := s.pin(ids)
 	defer s.unpin(entries)
-	r := &request{key: key, fingerprint: batchFingerprint(totals)}
+	r := &request{key: key, fingerprint: batchFingerprint(totals), ins: s.ins}
 	for _, e := range entries {
 		r.parts = append(r.parts, part{e, totals[e.id]})
 	}
@@ -46,7 +46,9 @@ func (s *Counters) BatchIncrement(ctx context.Context, deltas []Delta, key strin
 	var out WriteResult
 	var outErr error
 	r.answer = func(res WriteResult, err error) { out, outErr = res, err }
-	s.commitRequests(ctx, entries, []*request{r})
+	ctx, span := s.ins.start(ctx, spanBatchIncrement)
+	c := s.commitRequests(ctx, entries, []*request{r}, span)
+	endCommit(span, c, attrBatchCounters.Int(len(entries)), attrKeyed.Bool(key != ""))
 	return out, outErr
 }
 

@@ -43,6 +43,7 @@ type entry struct {
 
 // call is one Increment waiting for its commit.
 type call struct {
+	ctx         context.Context // the caller's: only its span context is used, to link the batch to it
 	delta       int64
 	key         string
 	fingerprint string
@@ -67,8 +68,11 @@ func (s *Counters) Increment(ctx context.Context, id string, delta int64, key st
 	if err := check("key", ValidateKey(key)); err != nil {
 		return WriteResult{}, err
 	}
-	c := &call{delta: delta, key: key, fingerprint: incrementFingerprint(delta), done: make(chan WriteResultOrError, 1)}
+	c := &call{ctx: ctx, delta: delta, key: key, fingerprint: incrementFingerprint(delta), done: make(chan WriteResultOrError, 1)}
 	if err := s.enqueue(id, c); err != nil {
+		if err == ErrOverloaded {
+			s.ins.shedQueue(ctx)
+		}
 		return WriteResult{}, err
 	}
 	select {
@@ -95,6 +99,7 @@ func (s *Counters) enqueue(id string, c *call) error {
 		return ErrOverloaded
 	}
 	e.queue = append(e.queue, c)
+	s.queued.Add(1)
 	if e.lanes == 0 || (e.lanes < int(e.maxLanes.Load()) && len(e.queue) >= s.opts.MaxBatch) {
 		e.lanes++
 		s.raisePeakLanes(e.lanes)
@@ -151,7 +156,7 @@ func (e *entry) idle() bool {
 func (s *Counters) runLane(e *entry) {
 	defer s.lanes.Done()
 	for {
-		batch := e.take(s.opts.MaxBatch)
+		batch := e.take(s.opts.MaxBatch, &s.queued)
 		if batch == nil {
 			return
 		}
@@ -159,9 +164,9 @@ func (s *Counters) runLane(e *entry) {
 	}
 }
 
-// take removes up to max live calls from the queue; nil (and the calling lane stops) when none
-// is left.
-func (e *entry) take(max int) []*call {
+// take removes up to max live calls from the queue, and the calls it passes from queued; nil (and
+// the calling lane stops) when none is left.
+func (e *entry) take(max int, queued *atomic.Int64) []*call {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var batch []*call
@@ -172,6 +177,7 @@ func (e *entry) take(max int) []*call {
 		}
 	}
 	e.queue = e.queue[i:]
+	queued.Add(-int64(i))
 	if len(e.queue) == 0 {
 		e.queue = nil
 	}
@@ -184,14 +190,19 @@ func (e *entry) take(max int) []*call {
 // commitLane commits one batch of a counter's increments and answers every call in it.
 func (s *Counters) commitLane(e *entry, calls []*call) {
 	reqs := make([]*request, len(calls))
+	keyed := 0
 	for i, c := range calls {
-		r := &request{parts: []part{{e, c.delta}}, key: c.key, fingerprint: c.fingerprint, answer: c.finish}
+		r := &request{parts: []part{{e, c.delta}}, key: c.key, fingerprint: c.fingerprint, answer: c.finish, ins: s.ins}
 		if c.key != "" {
 			r.record = e.recordRef(c.key)
+			keyed++
 		}
 		reqs[i] = r
 	}
-	s.commitRequests(context.Background(), []*entry{e}, reqs)
+	ctx, span := s.ins.startBatch(calls)
+	s.ins.batchSize.Record(ctx, int64(len(calls)))
+	c := s.commitRequests(ctx, []*entry{e}, reqs, span)
+	endCommit(span, c, attrBatchSize.Int(len(calls)), attrBatchKeyed.Int(keyed))
 }
 
 // invalidate drops the cached state so that the next commit reloads it.

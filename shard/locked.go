@@ -67,6 +67,14 @@ func (c *commitment) commitLocked(ctx context.Context, groups []*group) (rest []
 	m := newMarks() // of the runs so far
 	sent := false   // a run's commit was sent: it may have been applied
 	var resp firestore.CommitResponse
+	ctx, span := s.ins.start(ctx, spanCommitLocked)
+	defer func() {
+		if span != nil {
+			span.SetAttributes(attrOutcome.String(c.last.String()))
+			span.End()
+		}
+	}()
+	began := time.Now()
 	err := s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		name := newAttempt()
 		var err error
@@ -81,12 +89,20 @@ func (c *commitment) commitLocked(ctx context.Context, groups []*group) (rest []
 		sent = sent || err == nil
 		return err
 	}, firestore.WithCommitResponseTo(&resp))
+	took := time.Since(began)
+	if !sent {
+		took = -1 // no run got as far as committing: nothing to time
+	}
 	if run != nil && run.appliedBy != "" {
 		// An earlier run was applied, its answer lost; this run wrote nothing.
+		c.attempted(ctx, outcomeFallback, took)
+		c.noteLocked(runs[run.appliedBy])
 		c.invalidate()
 		return c.settleLocked(groups, runs[run.appliedBy], run.appliedAt)
 	}
 	if err == nil {
+		c.attempted(ctx, outcomeFallback, took)
+		c.noteLocked(run)
 		c.cacheLocked(run, resp.CommitTime())
 		return c.settleLocked(groups, run, resp.CommitTime())
 	}
@@ -106,22 +122,28 @@ func (c *commitment) commitLocked(ctx context.Context, groups []*group) (rest []
 	if sent && len(writes) > 0 {
 		snaps, ierr := c.readBack(ctx, writes)
 		if ierr != nil {
+			c.attempted(ctx, outcomeUnknown, took)
 			c.failed(ctx, groups, unknownOutcome(fmt.Errorf("%v (and reading back: %v)", err, ierr)))
 			return nil
 		}
 		if at, name := m.find(snaps); !at.IsZero() {
+			c.attempted(ctx, outcomeFallback, took)
+			c.noteLocked(runs[name])
 			return c.settleLocked(groups, runs[name], at)
 		}
 	}
 	switch {
 	case sent && !outcomeKnown(err):
+		c.attempted(ctx, outcomeUnknown, took)
 		c.failed(ctx, groups, unknownOutcome(err))
 		return nil
 	case sent && status.Code(err) == codes.InvalidArgument:
+		c.attempted(ctx, outcomeFailed, took)
 		c.failed(ctx, groups, tooLarge(err))
 		return nil
 	}
 	// Nothing was sent, or Firestore said it applied nothing.
+	c.attempted(ctx, outcomeFailed, took)
 	c.failed(ctx, groups, classifyUnapplied(err))
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"cloud.google.com/go/firestore"
@@ -19,7 +20,8 @@ func (s *Counters) Get(ctx context.Context, id string) (*Counter, error) {
 	if err := check("id", ValidateCounterID(id)); err != nil {
 		return nil, err
 	}
-	cs, err := s.BatchGet(ctx, []string{id})
+	defer s.ins.read(ctx, readGet, time.Now())
+	cs, err := s.batchGet(ctx, []string{id})
 	if err != nil {
 		return nil, err
 	}
@@ -29,6 +31,11 @@ func (s *Counters) Get(ctx context.Context, id string) (*Counter, error) {
 // BatchGet reads several counters and their values at one read time, in the order of ids.
 // It fails with ErrNotFound if any does not exist.
 func (s *Counters) BatchGet(ctx context.Context, ids []string) ([]*Counter, error) {
+	defer s.ins.read(ctx, readBatchGet, time.Now())
+	return s.batchGet(ctx, ids)
+}
+
+func (s *Counters) batchGet(ctx context.Context, ids []string) ([]*Counter, error) {
 	if err := checkCount("ids", len(ids), MaxBatchGet, "ids"); err != nil {
 		return nil, err
 	}
@@ -101,6 +108,7 @@ func (s *Counters) List(ctx context.Context, opts ListOptions) ([]*Counter, stri
 		return nil, "", invalid("opts.PageSize", err.Error())
 	}
 	opts.PageSize = size
+	defer s.ins.read(ctx, readList, time.Now())
 	after := ""
 	if opts.PageToken != "" {
 		tok, err := decodeToken(opts.PageToken)

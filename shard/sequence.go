@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -34,6 +35,13 @@ type request struct {
 	fingerprint string
 	record      *firestore.DocumentRef // nil without a key
 	answer      func(WriteResult, error)
+	ins         *instruments // counts the answer
+}
+
+// finish answers the request, once.
+func (r *request) finish(res WriteResult, err error) {
+	r.answer(res, err)
+	r.ins.answered(res, err)
 }
 
 type part struct {
@@ -71,9 +79,9 @@ func groupByRecord(reqs []*request) []*group {
 // applied answers the group after the leader's request was applied at t.
 func (g *group) applied(t time.Time) {
 	l := g.leader()
-	l.answer(WriteResult{CommitTime: t}, nil)
+	l.finish(WriteResult{CommitTime: t}, nil)
 	for _, m := range g.members[1:] {
-		m.answer(record{key: l.key, fingerprint: l.fingerprint, commitTime: t}.replay(m.key, m.fingerprint))
+		m.finish(record{key: l.key, fingerprint: l.fingerprint, commitTime: t}.replay(m.key, m.fingerprint))
 	}
 }
 
@@ -82,17 +90,17 @@ func (g *group) replayed(d *firestore.DocumentSnapshot) {
 	r, err := recordOf(d)
 	for _, m := range g.members {
 		if err != nil {
-			m.answer(WriteResult{}, err)
+			m.finish(WriteResult{}, err)
 			continue
 		}
-		m.answer(r.replay(m.key, m.fingerprint))
+		m.finish(r.replay(m.key, m.fingerprint))
 	}
 }
 
 // failed answers every member with err: nothing was applied, or the outcome is unknown.
 func (g *group) failed(err error) {
 	for _, m := range g.members {
-		m.answer(WriteResult{}, err)
+		m.finish(WriteResult{}, err)
 	}
 }
 
@@ -104,7 +112,7 @@ func (g *group) rejected(err error) *group {
 	var rest []*request
 	for _, m := range g.members {
 		if m == l || m.fingerprint == l.fingerprint {
-			m.answer(WriteResult{}, err)
+			m.finish(WriteResult{}, err)
 		} else {
 			rest = append(rest, m)
 		}
@@ -126,6 +134,21 @@ func countRequests(groups []*group) (n int) {
 type commitment struct {
 	s       *Counters
 	entries []*entry // the counters involved, in id order (the order stateMu is taken in)
+
+	// For the span of the commitment (telemetry.go): how its last commit attempt ended, how many
+	// attempts it made, and, only while the span records, the shards its deltas went to.
+	last      outcome
+	attempts  int
+	recording bool
+	shards    []int
+}
+
+// attempted records a commit attempt that ended with o, sent took before (negative if nothing
+// was sent).
+func (c *commitment) attempted(ctx context.Context, o outcome, took time.Duration) {
+	c.last = o
+	c.attempts++
+	c.s.ins.committed(ctx, o, took)
 }
 
 // marks are what the attempts of one commit leave on what they write, by which reading back
@@ -170,11 +193,12 @@ func (m marks) find(snaps []*firestore.DocumentSnapshot) (at time.Time, attempt 
 	return at, attempt
 }
 
-// commitRequests applies reqs and answers each of them exactly once.
-func (s *Counters) commitRequests(ctx context.Context, entries []*entry, reqs []*request) {
+// commitRequests applies reqs and answers each of them exactly once. span is the commitment's
+// (nil without tracing); the commitment returned tells what to set on it.
+func (s *Counters) commitRequests(ctx context.Context, entries []*entry, reqs []*request, span trace.Span) *commitment {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.CommitTimeout)
 	defer cancel()
-	c := &commitment{s: s, entries: entries}
+	c := &commitment{s: s, entries: entries, recording: span != nil && span.IsRecording()}
 	groups := groupByRecord(reqs)
 	locked := false
 	for try := 0; len(groups) > 0; try++ {
@@ -182,7 +206,7 @@ func (s *Counters) commitRequests(ctx context.Context, entries []*entry, reqs []
 			for _, g := range groups {
 				g.failed(fmt.Errorf("%d attempts conflicted: %w", maxAttempts, ErrContention))
 			}
-			return
+			return c
 		}
 		if locked {
 			groups = c.commitLocked(ctx, groups)
@@ -196,6 +220,7 @@ func (s *Counters) commitRequests(ctx context.Context, entries []*entry, reqs []
 				"requests", countRequests(groups), "why", why)
 		}
 	}
+	return c
 }
 
 // Why the next try of a commitment takes the locked path.
@@ -227,6 +252,7 @@ func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*g
 	for _, e := range c.entries {
 		if err := s.ensureLoaded(ctx, e); err != nil {
 			unlock()
+			c.attempted(ctx, outcomeFailed, -1)
 			for _, g := range groups {
 				g.failed(classifyUnapplied(err)) // nothing was sent
 			}
@@ -248,6 +274,11 @@ func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*g
 		if p := plans[e]; p != nil && !p.empty() {
 			p.reserve()
 			ordered = append(ordered, p)
+			if c.recording {
+				for n := range p.sums {
+					c.noteShards(n)
+				}
+			}
 		}
 	}
 	unlock()
@@ -280,8 +311,11 @@ func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*g
 			recordRefs = append(recordRefs, l.record)
 		}
 	}
+	sent := time.Now()
 	commitTime, times, err := commitWrites(ctx, wb, append(refs, recordRefs...))
+	took := time.Since(sent)
 	if err == nil {
+		c.attempted(ctx, outcomeApplied, took)
 		now := s.opts.Now()
 		for _, p := range ordered {
 			p.e.stateMu.Lock()
@@ -302,23 +336,28 @@ func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*g
 	switch {
 	case ierr == nil && in.applied:
 		// This very commit was applied; its answer was lost.
+		c.attempted(ctx, outcomeApplied, took)
 		for _, g := range planned {
 			g.applied(in.appliedAt)
 		}
 		return deferred, lockedFor(deferred)
 	case ierr != nil:
+		c.attempted(ctx, outcomeUnknown, took)
 		c.invalidate()
 		c.failed(ctx, planned, unknownOutcome(fmt.Errorf("%v (and reading back: %v)", err, ierr)))
 		return deferred, lockedFor(deferred)
 	case !outcomeKnown(err):
+		c.attempted(ctx, outcomeUnknown, took)
 		c.invalidate()
 		c.failed(ctx, planned, unknownOutcome(err))
 		return deferred, lockedFor(deferred)
 	case status.Code(err) == codes.InvalidArgument:
 		// Firestore refused the commit itself: trying again cannot help.
+		c.attempted(ctx, outcomeFailed, took)
 		c.failed(ctx, planned, tooLarge(err))
 		return deferred, lockedFor(deferred)
 	}
+	c.attempted(ctx, outcomeConflict, took)
 	// Nothing was applied: answer the keys used before, and try the rest again.
 	for _, g := range planned {
 		if l := g.leader(); l.record != nil {

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // The defaults of Options, exported so that a binary's flags default to the same values.
@@ -63,6 +65,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// TracerProvider traces coalesced commits, batch increments and locked commits (telemetry.go);
+	// nil, or a no-op provider, traces nothing and costs nothing per increment.
+	TracerProvider trace.TracerProvider
+	// MeterProvider receives the core's metrics (telemetry.go); nil discards them.
+	MeterProvider metric.MeterProvider
 }
 
 func (o *Options) setDefaults() error {
@@ -115,6 +122,10 @@ type Counters struct {
 	closed  bool
 	lanes   sync.WaitGroup // running lanes and other operations Close waits for
 
+	ins       *instruments
+	queued    atomic.Int64 // increments in every counter's queue, for tally.queue.depth
+	closeOnce sync.Once
+
 	commits    atomic.Uint64 // coalesced commits that succeeded
 	increments atomic.Uint64 // increments they carried
 	peakLanes  atomic.Int64  // most lanes of one counter that ran at once
@@ -137,7 +148,13 @@ func New(client *firestore.Client, opts Options) (*Counters, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	return &Counters{client: client, opts: opts, entries: map[string]*entry{}, lru: list.New()}, nil
+	s := &Counters{client: client, opts: opts, entries: map[string]*entry{}, lru: list.New()}
+	ins, err := newInstruments(&s.opts, s.queued.Load)
+	if err != nil {
+		return nil, err
+	}
+	s.ins = ins
+	return s, nil
 }
 
 // Close stops accepting increments and waits until every queued increment has been committed
@@ -146,6 +163,8 @@ func (s *Counters) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	// The meter provider outlives the store: stop it observing the queues of a closed store.
+	s.closeOnce.Do(s.ins.close)
 	drained := make(chan struct{})
 	go func() {
 		s.lanes.Wait()

@@ -1,0 +1,160 @@
+package shard_test
+
+import (
+	"context"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/tally-dev/tally/emulator"
+	"github.com/tally-dev/tally/emulator/emulatortest"
+	"github.com/tally-dev/tally/shard"
+)
+
+// observed is a store's in-memory telemetry.
+type observed struct {
+	spans  *tracetest.SpanRecorder
+	reader *sdkmetric.ManualReader
+	tp     *sdktrace.TracerProvider
+}
+
+// observe gives opts an SDK tracer provider and meter provider that record in memory.
+func observe(t *testing.T, opts *shard.Options) *observed {
+	t.Helper()
+	o := &observed{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
+	o.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(o.spans))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(o.reader))
+	t.Cleanup(func() {
+		_ = o.tp.Shutdown(context.Background())
+		_ = mp.Shutdown(context.Background())
+	})
+	opts.TracerProvider, opts.MeterProvider = o.tp, mp
+	return o
+}
+
+// sum adds up the int64 counter name's data points that have attribute key=value ("" key: all).
+func (o *observed) sum(t *testing.T, name, key, value string) int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := o.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != name {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				if v, ok := dp.Attributes.Value(attribute.Key(key)); key == "" || (ok && v.AsString() == value) {
+					total += dp.Value
+				}
+			}
+		}
+	}
+	return total
+}
+
+func (o *observed) ended(name string) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range o.spans.Ended() {
+		if s.Name() == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func spanAttr(s sdktrace.ReadOnlySpan, k string) attribute.Value {
+	for _, a := range s.Attributes() {
+		if string(a.Key) == k {
+			return a.Value
+		}
+	}
+	return attribute.Value{}
+}
+
+// TestRacedCommitIsAConflictThenATransaction: another server writes the counter's only shard, so
+// this store's conditional commit conflicts and the batch goes through the locked path. The
+// outcomes are counted, and the batch's span says how it ended and holds the transaction's span.
+func TestRacedCommitIsAConflictThenATransaction(t *testing.T) {
+	t.Parallel()
+	em := emulatortest.Start(t, emulator.Options{})
+	opts := shard.Options{DefaultShards: 1}
+	o := observe(t, &opts)
+	s := storeOn(t, em, opts)
+	other := storeOn(t, em, shard.Options{})
+	ctx := context.Background()
+	for _, st := range []*shard.Counters{s, other, s} {
+		if _, err := st.Increment(ctx, "c", 1, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(ctx); err != nil { // every batch span has ended
+		t.Fatal(err)
+	}
+	wantValue(t, "c", 3, other)
+	for outcome, want := range map[string]int64{"applied": 1, "conflict": 1, "transaction_fallback": 1} {
+		if got := o.sum(t, "tally.commit.outcomes", "outcome", outcome); got != want {
+			t.Errorf("tally.commit.outcomes{outcome=%s} = %d, want %d", outcome, got, want)
+		}
+	}
+	if got := o.sum(t, "tally.increments", "", ""); got != 2 {
+		t.Errorf("tally.increments = %d, want 2", got)
+	}
+	batches := o.ended("tally.commit_batch")
+	if len(batches) != 2 {
+		t.Fatalf("%d batch spans, want 2", len(batches))
+	}
+	raced := batches[1]
+	if got := spanAttr(raced, "tally.commit.outcome").AsString(); got != "transaction_fallback" {
+		t.Errorf("the raced batch's outcome is %q, want transaction_fallback", got)
+	}
+	if got := spanAttr(raced, "tally.commit.attempts").AsInt64(); got != 2 {
+		t.Errorf("the raced batch made %d attempts, want 2", got)
+	}
+	if got := spanAttr(raced, "tally.shards").AsInt64Slice(); len(got) != 1 || got[0] != 0 {
+		t.Errorf("the raced batch's shards: %v, want [0]", got)
+	}
+	locked := o.ended("tally.commit_locked")
+	if len(locked) != 1 || locked[0].Parent().SpanID() != raced.SpanContext().SpanID() {
+		t.Fatalf("%d locked-commit spans; want one, the raced batch's child", len(locked))
+	}
+}
+
+// TestBatchIncrementSpanAndCounts: a BatchIncrement is a span in its caller's trace; its repeat
+// with the same key is a duplicate.
+func TestBatchIncrementSpanAndCounts(t *testing.T) {
+	t.Parallel()
+	opts := shard.Options{DefaultShards: 2}
+	o := observe(t, &opts)
+	s := newStore(t, opts)
+	ctx, parent := o.tp.Tracer("test").Start(context.Background(), "caller")
+	deltas := []shard.Delta{{CounterID: "a", Delta: 1}, {CounterID: "b", Delta: 2}}
+	for i, want := range []bool{false, true} {
+		r, err := s.BatchIncrement(ctx, deltas, "k")
+		if err != nil || r.Duplicate != want {
+			t.Fatalf("batch increment %d: %+v, %v; want duplicate %v", i, r, err, want)
+		}
+	}
+	parent.End()
+	if inc, dup := o.sum(t, "tally.increments", "", ""), o.sum(t, "tally.duplicates", "", ""); inc != 1 || dup != 1 {
+		t.Errorf("tally.increments %d, tally.duplicates %d; want 1 and 1", inc, dup)
+	}
+	spans := o.ended("tally.batch_increment")
+	if len(spans) != 2 {
+		t.Fatalf("%d batch increment spans, want 2", len(spans))
+	}
+	first := spans[0]
+	if first.Parent().SpanID() != parent.SpanContext().SpanID() {
+		t.Errorf("the batch increment's span is not its caller's child")
+	}
+	if c, k, out := spanAttr(first, "tally.batch.counters").AsInt64(), spanAttr(first, "tally.keyed").AsBool(),
+		spanAttr(first, "tally.commit.outcome").AsString(); c != 2 || !k || out != "applied" {
+		t.Errorf("batch increment span: counters %d, keyed %v, outcome %q; want 2, true, applied", c, k, out)
+	}
+}
