@@ -1,0 +1,137 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/stats"
+)
+
+// instrumentationName is the scope of the instruments this package makes for the server.
+const instrumentationName = "github.com/tally-dev/tally/internal/telemetry"
+
+// Telemetry holds the providers Setup made and what is built on them. Its methods are safe for
+// concurrent use.
+type Telemetry struct {
+	tracerProvider trace.TracerProvider
+	sdkTracer      *sdktrace.TracerProvider // nil while tracing is off
+	meterProvider  *sdkmetric.MeterProvider
+	propagator     propagation.TextMapPropagator
+	registry       *prometheus.Registry
+	metrics        http.Handler
+	server, client stats.Handler
+
+	shed          metric.Int64Counter
+	shedLimitOpts []metric.AddOption
+}
+
+// Setup builds the tracer and meter providers opts ask for. Shutdown releases them. It connects
+// to nothing: OTLP exporters dial lazily, so an unreachable collector costs dropped telemetry,
+// never a failed start.
+func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
+	tracesProtocol, err := protocol("traces", opts.TracesProtocol)
+	if err != nil {
+		return nil, err
+	}
+	metricsProtocol, err := protocol("metrics", opts.MetricsProtocol)
+	if err != nil {
+		return nil, err
+	}
+	res, err := newResource(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	t := &Telemetry{
+		// W3C trace context and baggage, whether or not spans are recorded: a caller's trace id
+		// then reaches this server's logs even with tracing off.
+		propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+	}
+	if err := t.setupTraces(ctx, opts, tracesProtocol, res); err != nil {
+		return nil, err
+	}
+	if err := t.setupMetrics(ctx, opts, metricsProtocol, res); err != nil {
+		return nil, errors.Join(err, t.shutdownTraces(ctx))
+	}
+	grpcOpts := []otelgrpc.Option{
+		otelgrpc.WithTracerProvider(t.tracerProvider),
+		otelgrpc.WithMeterProvider(t.meterProvider),
+		otelgrpc.WithPropagators(t.propagator),
+	}
+	t.server = otelgrpc.NewServerHandler(append(grpcOpts, otelgrpc.WithFilter(notHealthCheck))...)
+	t.client = otelgrpc.NewClientHandler(grpcOpts...)
+	if err := t.newShedCounter(); err != nil {
+		return nil, errors.Join(err, t.Shutdown(ctx))
+	}
+	return t, nil
+}
+
+// newResource describes this process: the service, the SDK, then what OTEL_SERVICE_NAME and
+// OTEL_RESOURCE_ATTRIBUTES say, which win.
+func newResource(ctx context.Context, opts Options) (*resource.Resource, error) {
+	name := opts.ServiceName
+	if name == "" {
+		name = DefaultServiceName
+	}
+	attrs := []attribute.KeyValue{attribute.String("service.name", name)}
+	if opts.ServiceVersion != "" {
+		attrs = append(attrs, attribute.String("service.version", opts.ServiceVersion))
+	}
+	res, err := resource.New(ctx, resource.WithAttributes(attrs...), resource.WithTelemetrySDK(), resource.WithFromEnv())
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: describing the resource: %w", err)
+	}
+	return res, nil
+}
+
+// notHealthCheck keeps grpc.health.v1 calls, which load balancers make every few seconds, out
+// of the traces and the RPC metrics.
+func notHealthCheck(info *stats.RPCTagInfo) bool {
+	return !strings.HasPrefix(info.FullMethodName, "/grpc.health.v1.Health/")
+}
+
+// TracerProvider is the provider of the server's spans: a no-op one unless traces are exported
+// or Options.SpanProcessors were given. Pass it to shard.Options.
+func (t *Telemetry) TracerProvider() trace.TracerProvider { return t.tracerProvider }
+
+// Tracing reports whether spans are recorded at all.
+func (t *Telemetry) Tracing() bool { return t.sdkTracer != nil }
+
+// MeterProvider is the provider of the server's metrics. Pass it to shard.Options.
+func (t *Telemetry) MeterProvider() metric.MeterProvider { return t.meterProvider }
+
+// Propagator is the W3C trace context and baggage propagator the stats handlers use.
+func (t *Telemetry) Propagator() propagation.TextMapPropagator { return t.propagator }
+
+// ServerStatsHandler traces and measures the API server's calls, continuing the callers' traces:
+// install it with grpc.StatsHandler. Health checks are left out.
+func (t *Telemetry) ServerStatsHandler() stats.Handler { return t.server }
+
+// ClientStatsHandler traces and measures the calls of a client connection, passing the trace
+// context on: install it on the Firestore client's connection (grpc.WithStatsHandler), so that
+// every Firestore call is a child of the span that made it.
+func (t *Telemetry) ClientStatsHandler() stats.Handler { return t.client }
+
+// Shutdown flushes what is buffered to the exporters and stops them. The Prometheus handler
+// serves nothing after it.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	return errors.Join(t.shutdownTraces(ctx), t.meterProvider.Shutdown(ctx))
+}
+
+func (t *Telemetry) shutdownTraces(ctx context.Context) error {
+	if t.sdkTracer == nil {
+		return nil
+	}
+	return t.sdkTracer.Shutdown(ctx)
+}
