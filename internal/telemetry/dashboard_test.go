@@ -1,0 +1,189 @@
+package telemetry_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+// dashboardPath is the Grafana dashboard, from this package's directory.
+var dashboardPath = filepath.Join("..", "..", "docs", "dashboards", "tally.json")
+
+var (
+	// metricName finds the metric names in a PromQL expression, once quoted strings, matchers
+	// and groupings are removed: tallyd's own, the gRPC ones and target_info.
+	metricName = regexp.MustCompile(`\b(?:tally|rpc)_[a-zA-Z0-9_]*[a-zA-Z0-9]|\btarget_info\b`)
+	matchers   = regexp.MustCompile(`\{[^}]*\}`)
+	// labelMatcher finds the label names of matchers ({name="..."}, =~, !=, !~).
+	labelMatcher = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*""`)
+	// grouping finds the label lists of by (...) and without (...).
+	grouping     = regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`)
+	quoted       = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+	rangeOrParam = regexp.MustCompile(`\[[^\]]*\]`)
+)
+
+// Labels a query may use that the scrape cannot show: Prometheus adds job and instance, and le
+// is the bucket bound of every histogram.
+var scrapeTimeLabels = []string{"job", "instance", "le"}
+
+// query is one PromQL text of the dashboard and where it is.
+type query struct{ where, text string }
+
+// dashboardQueries returns every expr of every panel target, and every query of the templating
+// variables, of the dashboard d (decoded JSON).
+func dashboardQueries(d any, where string) []query {
+	var out []query
+	switch v := d.(type) {
+	case map[string]any:
+		for k, x := range v {
+			path := where + "." + k
+			if s, ok := x.(string); ok && (k == "expr" || (strings.Contains(where, "templating") && (k == "query" || k == "definition"))) {
+				out = append(out, query{path, s})
+				continue
+			}
+			out = append(out, dashboardQueries(x, path)...)
+		}
+	case []any:
+		for i, x := range v {
+			out = append(out, dashboardQueries(x, where+"["+strconv.Itoa(i)+"]")...)
+		}
+	}
+	return out
+}
+
+// family maps a metric name of a query to the family the scrape exports it in: a histogram's
+// _bucket, _sum and _count series belong to the histogram.
+func family(fams map[string]*dto.MetricFamily, name string) (*dto.MetricFamily, bool) {
+	if f, ok := fams[name]; ok {
+		return f, true
+	}
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		if base, ok := strings.CutSuffix(name, suffix); ok {
+			if f, ok := fams[base]; ok && (f.GetType() == dto.MetricType_HISTOGRAM || f.GetType() == dto.MetricType_SUMMARY) {
+				return f, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// TestDashboardQueriesExportedMetrics: every metric the dashboard queries is a family tallyd
+// exports (scraped after traffic of every kind), every label its queries match or group by is
+// a label of those families, and every tally family exported has a panel.
+func TestDashboardQueriesExportedMetrics(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(dashboardPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d map[string]any
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatalf("%s is not JSON: %v", dashboardPath, err)
+	}
+	checkDatasources(t, d)
+	fams := trafficScrape(t)
+
+	queried := map[string]bool{}
+	queries := dashboardQueries(d, "")
+	if len(queries) == 0 {
+		t.Fatal("the dashboard has no queries")
+	}
+	for _, q := range queries {
+		text := rangeOrParam.ReplaceAllString(q.text, "")
+		text = quoted.ReplaceAllString(text, `""`)
+		names := metricName.FindAllString(grouping.ReplaceAllString(matchers.ReplaceAllString(text, ""), ""), -1)
+		if len(names) == 0 {
+			if !strings.Contains(q.where, "templating") {
+				t.Errorf("%s: %q queries no tally metric", q.where, q.text)
+			}
+			continue
+		}
+		labels := map[string]bool{}
+		for _, name := range names {
+			f, ok := family(fams, name)
+			if !ok {
+				t.Errorf("%s: %q queries %s, which tallyd does not export", q.where, q.text, name)
+				continue
+			}
+			queried[f.GetName()] = true
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					labels[l.GetName()] = true
+				}
+			}
+		}
+		var used []string
+		for _, m := range labelMatcher.FindAllStringSubmatch(text, -1) {
+			used = append(used, m[1])
+		}
+		for _, g := range grouping.FindAllStringSubmatch(text, -1) {
+			for _, l := range strings.Split(g[1], ",") {
+				if l = strings.TrimSpace(l); l != "" {
+					used = append(used, l)
+				}
+			}
+		}
+		for _, l := range used {
+			if !labels[l] && !slices.Contains(scrapeTimeLabels, l) {
+				t.Errorf("%s: %q uses label %s, which none of %v has", q.where, q.text, l, names)
+			}
+		}
+	}
+	var missing []string
+	for name := range fams {
+		if strings.HasPrefix(name, "tally_") && !queried[name] {
+			missing = append(missing, name)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("tallyd exports %v, which no panel shows", missing)
+	}
+}
+
+// checkDatasources: the dashboard takes its Prometheus data source from a variable, and every
+// panel and query uses it, so that it imports into any Grafana.
+func checkDatasources(t *testing.T, d map[string]any) {
+	t.Helper()
+	var vars []any
+	if tm, ok := d["templating"].(map[string]any); ok {
+		vars, _ = tm["list"].([]any)
+	}
+	found := false
+	for _, v := range vars {
+		if m, ok := v.(map[string]any); ok && m["type"] == "datasource" && m["query"] == "prometheus" && m["name"] == "datasource" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the dashboard has no Prometheus data source variable named datasource")
+	}
+	panels, _ := d["panels"].([]any)
+	if len(panels) == 0 {
+		t.Fatal("the dashboard has no panels")
+	}
+	for i, p := range panels {
+		pm, _ := p.(map[string]any)
+		if pm["type"] == "row" {
+			continue
+		}
+		targets, _ := pm["targets"].([]any)
+		if len(targets) == 0 {
+			t.Errorf("panel %d (%v) has no targets", i, pm["title"])
+		}
+		for _, x := range append([]any{pm}, targets...) {
+			ds, _ := x.(map[string]any)["datasource"].(map[string]any)
+			if ds["uid"] != "${datasource}" {
+				t.Errorf("panel %d (%v) uses data source %v, not the variable", i, pm["title"], ds)
+			}
+		}
+	}
+}
