@@ -145,8 +145,8 @@ resource "google_cloud_run_v2_service" "tally" {
         secret {
           secret = var.token_secret_id
           items {
-            # latest: a new version of the secret reaches running instances without a new
-            # revision; tallyd notices the changed file and reloads it.
+            # latest: Cloud Run reads the secret when the file is read, so a new revision always
+            # starts with the newest version (docs/deploy.md: changing tokens).
             version = "latest"
             path    = "tokens.json"
           }
