@@ -163,8 +163,9 @@ func (s *Counters) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
-	// The meter provider outlives the store: stop it observing the queues of a closed store.
-	s.closeOnce.Do(s.ins.close)
+	// The meter provider outlives the store: once the queues are drained (or Close gives up),
+	// stop it observing them.
+	defer s.closeOnce.Do(s.ins.close)
 	drained := make(chan struct{})
 	go func() {
 		s.lanes.Wait()
