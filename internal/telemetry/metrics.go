@@ -56,7 +56,8 @@ func (t *Telemetry) setupMetrics(ctx context.Context, opts Options, protocol str
 		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
 	}
 	t.meterProvider = sdkmetric.NewMeterProvider(mpOpts...)
-	t.metrics = promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{})
+	// A collector that fails leaves its metrics out; the others are still served.
+	t.metrics = promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	return nil
 }
 

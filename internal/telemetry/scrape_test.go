@@ -70,7 +70,13 @@ func trafficScrape(t *testing.T) map[string]*dto.MetricFamily {
 // scrape GETs /metrics from the stack's metrics handler over HTTP and parses it.
 func scrape(t *testing.T, st *stack) map[string]*dto.MetricFamily {
 	t.Helper()
-	srv := httptest.NewServer(st.tel.MetricsHandler())
+	return scrapeHandler(t, st.tel.MetricsHandler())
+}
+
+// scrapeHandler GETs /metrics from h over HTTP and parses it.
+func scrapeHandler(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
+	t.Helper()
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	resp, err := http.Get(srv.URL + "/metrics")
 	if err != nil {
