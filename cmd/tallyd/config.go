@@ -2,11 +2,12 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/tally-dev/tally/shard"
@@ -19,74 +20,86 @@ const (
 	storageFirestore = "firestore" // Cloud Firestore with Application Default Credentials
 )
 
-// Config is everything tallyd reads from flags and the environment.
+// Config is everything tallyd reads from flags and the environment (flags.go defines them).
+//
+// The log tag names each field in the configuration line logged at start (configlog.go): the
+// flag's name with underscores for a field set by a flag. A field tagged ",secret" is logged as
+// redacted; every field that holds a credential itself, rather than the path of a file holding
+// one, must be tagged so (a test checks the names that suggest one).
 type Config struct {
-	Addr            string // listen address
-	Storage         string // one of the storage modes
-	DataDir         string // embedded mode: where the emulator keeps its data
-	EmulatorHost    string // emulator mode: FIRESTORE_EMULATOR_HOST
-	Project         string // Firestore project (required for firestore mode)
-	Database        string // Firestore database id
-	DefaultShards   int
-	MaxBatch        int
-	MaxInFlight     int
-	KeyRetention    time.Duration
-	ShutdownTimeout time.Duration
-	LogLevel        slog.Level
-	LogJSON         bool
+	Addr            string        `log:"addr"`          // gRPC listen address
+	Storage         string        `log:"storage"`       // one of the storage modes
+	DataDir         string        `log:"data_dir"`      // embedded mode: where the emulator keeps its data
+	EmulatorHost    string        `log:"emulator_host"` // emulator mode: FIRESTORE_EMULATOR_HOST
+	Project         string        `log:"project"`       // Firestore project (required for firestore mode)
+	Database        string        `log:"database"`      // Firestore database id
+	DefaultShards   int           `log:"default_shards"`
+	MaxBatch        int           `log:"max_batch"`
+	MaxInFlight     int           `log:"max_in_flight"`
+	KeyRetention    time.Duration `log:"key_retention"`
+	ShutdownTimeout time.Duration `log:"shutdown_timeout"`
+	LogLevel        slog.Level    `log:"log_level"`
+	LogJSON         bool          `log:"log_json"`
 	// GCPercent is the Go garbage collector's target (as GOGC); 0 leaves the runtime's setting.
-	GCPercent int
+	GCPercent int `log:"gc_percent"`
+
+	// AdminAddr is the HTTP listener of /healthz, /readyz and /metrics; empty disables it.
+	AdminAddr string `log:"admin_addr"`
+
+	// Authentication and transport security.
+	TokensFile string `log:"tokens_file"` // bearer-token policy file
+	TLSCert    string `log:"tls_cert"`    // PEM certificate chain: serve gRPC over TLS
+	TLSKey     string `log:"tls_key"`     // PEM private key of TLSCert (a path, not the key)
+	ClientCA   string `log:"client_ca"`   // PEM bundle that client certificates are verified against
+	// Insecure allows a non-loopback Addr with neither TokensFile nor ClientCA.
+	Insecure bool `log:"insecure"`
+
+	// Limits.
+	MaxMessageBytes    int           `log:"max_message_bytes"`    // largest request message
+	MaxBatchNames      int           `log:"max_batch_names"`      // most names in one batch call
+	DefaultDeadline    time.Duration `log:"default_deadline"`     // given to calls without one
+	MaxConcurrentCalls int           `log:"max_concurrent_calls"` // more are shed
+	KeepaliveMinTime   time.Duration `log:"keepalive_min_time"`   // clients pinging more often are cut off
+	HealthInterval     time.Duration `log:"health_interval"`      // Firestore reachability probes
 }
 
-// Upper bounds of --max-batch and --max-in-flight. The store takes any positive value; tallyd
-// bounds its flags to refuse an obviously mistaken one.
+// Bounds of the flags. The libraries take wider values; tallyd bounds its flags to refuse an
+// obviously mistaken one.
 const (
 	maxMaxBatch    = 10_000
 	maxMaxInFlight = 64
+	// No valid request comes near 4 MiB (the longest BatchIncrement is under 1 MiB), and a
+	// Firestore commit is at most 10 MiB: a larger limit only lets a client make tallyd buffer
+	// more.
+	minMaxMessageBytes = 1 << 10
+	maxMaxMessageBytes = 64 << 20
+	maxDefaultDeadline = time.Hour
+	// Each call in progress holds a goroutine and its request; a million of them is a mistake.
+	maxMaxConcurrentCalls = 1 << 20
+	minKeepaliveMinTime   = time.Second
+	maxKeepaliveMinTime   = 24 * time.Hour
+	// Below ten milliseconds the prober would be a load of its own on Firestore.
+	minHealthInterval = 10 * time.Millisecond
+	maxHealthInterval = time.Hour
 )
 
-// defaultGCPercent lets the heap grow to five times its live size between collections. tallyd's
-// live heap is small (tens of MB) and a hot counter allocates per call, so the runtime's default
-// of 100 spends a large share of the CPU collecting.
-const defaultGCPercent = 400
-
-// getenv is os.Getenv; a parameter so that tests control the environment.
-type getenv func(string) string
-
-// parseConfig reads flags, falling back to the environment: PORT (as on Cloud Run: listen on
-// 0.0.0.0:$PORT), FIRESTORE_EMULATOR_HOST, GOOGLE_CLOUD_PROJECT, TALLY_DATABASE.
-func parseConfig(args []string, env getenv, stderr io.Writer) (*Config, error) {
+// parseConfig reads flags, then the TALLY_* variable of every flag not on the command line (see
+// applyEnv), and the storage mode from the environment.
+func parseConfig(args []string, env lookupEnv, stderr io.Writer) (*Config, error) {
 	c := &Config{}
-	fs := flag.NewFlagSet("tallyd", flag.ContinueOnError)
+	fs := newFlagSet(c, env)
 	fs.SetOutput(stderr)
-	defaultAddr := "127.0.0.1:8080"
-	if port := env("PORT"); port != "" {
-		defaultAddr = net.JoinHostPort("0.0.0.0", port)
-	}
-	fs.StringVar(&c.Addr, "addr", defaultAddr, "address to serve gRPC on (default 127.0.0.1:8080, or 0.0.0.0:$PORT when PORT is set)")
-	fs.StringVar(&c.Storage, "storage", "", "embedded, emulator or firestore (default: emulator if FIRESTORE_EMULATOR_HOST is set, else firestore if a project is set, else embedded)")
-	fs.StringVar(&c.DataDir, "data-dir", "./tally-data", "embedded storage: data directory")
-	fs.StringVar(&c.Project, "project", env("GOOGLE_CLOUD_PROJECT"), "Firestore project id (default $GOOGLE_CLOUD_PROJECT)")
-	fs.StringVar(&c.Database, "database", orDefault(env("TALLY_DATABASE"), "(default)"), "Firestore database id (default $TALLY_DATABASE or (default))")
-	fs.IntVar(&c.DefaultShards, "default-shards", shard.DefaultShards, "shard count of counters created implicitly")
-	fs.IntVar(&c.MaxBatch, "max-batch", shard.DefaultMaxBatch, "most increments of one counter coalesced into one commit")
-	fs.IntVar(&c.MaxInFlight, "max-in-flight", shard.DefaultMaxInFlight, "most commits of one counter in flight at once; more than one only while a full batch waits")
-	fs.DurationVar(&c.KeyRetention, "key-retention", shard.DefaultKeyRetention, "how long idempotency keys are remembered")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on shutdown, how long the increments in flight may take to commit; the calls then get "+answerGrace.String()+" more to send their answers before they are cut off")
-	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
-	fs.BoolVar(&c.LogJSON, "log-json", env("K_SERVICE") != "", "log JSON lines (default on Cloud Run)")
-	gcDefault := defaultGCPercent
-	if env("GOGC") != "" {
-		gcDefault = 0 // the runtime has read GOGC already
-	}
-	fs.IntVar(&c.GCPercent, "gc-percent", gcDefault, "garbage collector target as in GOGC; 0 keeps the runtime's (default 400 unless GOGC is set)")
+	fs.Usage = func() { printUsage(fs) }
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	c.EmulatorHost = env("FIRESTORE_EMULATOR_HOST")
+	if err := applyEnv(fs, env); err != nil {
+		return nil, err
+	}
+	c.EmulatorHost = legacyEnv(env, "FIRESTORE_EMULATOR_HOST")
 	if c.Storage == "" {
 		switch {
 		case c.EmulatorHost != "":
@@ -100,10 +113,17 @@ func parseConfig(args []string, env getenv, stderr io.Writer) (*Config, error) {
 	return c, c.Validate()
 }
 
-// Validate reports the first problem with the configuration.
+// Validate reports the first problem with the configuration. Whether the files it names exist is
+// checked when they are opened.
 func (c *Config) Validate() error {
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
 		return fmt.Errorf("--addr %q: %w", c.Addr, err)
+	}
+	if c.AdminAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			return fmt.Errorf("--admin-addr %q: %w", c.AdminAddr, err)
+		}
 	}
 	switch c.Storage {
 	case storageEmbedded:
@@ -127,14 +147,34 @@ func (c *Config) Validate() error {
 	if c.Database == "" {
 		return errors.New("--database must not be empty")
 	}
-	if c.DefaultShards < 1 || c.DefaultShards > shard.MaxShards {
-		return fmt.Errorf("--default-shards %d is out of range 1..%d", c.DefaultShards, shard.MaxShards)
+	ranges := []struct {
+		flag      string
+		v, lo, hi int64
+	}{
+		{"default-shards", int64(c.DefaultShards), 1, shard.MaxShards},
+		{"max-batch", int64(c.MaxBatch), 1, maxMaxBatch},
+		{"max-in-flight", int64(c.MaxInFlight), 1, maxMaxInFlight},
+		{"max-message-bytes", int64(c.MaxMessageBytes), minMaxMessageBytes, maxMaxMessageBytes},
+		{"max-batch-names", int64(c.MaxBatchNames), 1, shard.MaxBatchDeltas},
+		{"max-concurrent-calls", int64(c.MaxConcurrentCalls), 1, maxMaxConcurrentCalls},
 	}
-	if c.MaxBatch < 1 || c.MaxBatch > maxMaxBatch {
-		return fmt.Errorf("--max-batch %d is out of range 1..%d", c.MaxBatch, maxMaxBatch)
+	for _, r := range ranges {
+		if r.v < r.lo || r.v > r.hi {
+			return fmt.Errorf("--%s %d is out of range %d..%d", r.flag, r.v, r.lo, r.hi)
+		}
 	}
-	if c.MaxInFlight < 1 || c.MaxInFlight > maxMaxInFlight {
-		return fmt.Errorf("--max-in-flight %d is out of range 1..%d", c.MaxInFlight, maxMaxInFlight)
+	durations := []struct {
+		flag      string
+		v, lo, hi time.Duration
+	}{
+		{"default-deadline", c.DefaultDeadline, time.Millisecond, maxDefaultDeadline},
+		{"keepalive-min-time", c.KeepaliveMinTime, minKeepaliveMinTime, maxKeepaliveMinTime},
+		{"health-interval", c.HealthInterval, minHealthInterval, maxHealthInterval},
+	}
+	for _, d := range durations {
+		if d.v < d.lo || d.v > d.hi {
+			return fmt.Errorf("--%s %s is out of range %s..%s", d.flag, d.v, d.lo, d.hi)
+		}
 	}
 	if c.KeyRetention < time.Minute {
 		return fmt.Errorf("--key-retention %s is below the minimum of 1m", c.KeyRetention)
@@ -145,12 +185,30 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return errors.New("--shutdown-timeout must be positive")
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both to serve TLS, or neither")
+	}
+	if c.ClientCA != "" && c.TLSCert == "" {
+		return errors.New("--client-ca needs --tls-cert and --tls-key: client certificates are verified in the TLS handshake")
+	}
+	if !c.Insecure && c.TokensFile == "" && c.ClientCA == "" && !isLoopback(host) {
+		return fmt.Errorf("refusing to serve on %s without authentication: it is not a loopback address, so anyone who "+
+			"can reach it could read, change, reset and delete every counter. Give --tokens-file (TALLY_TOKENS_FILE) "+
+			"for bearer tokens or --client-ca (TALLY_CLIENT_CA) for client certificates; or, if the network alone "+
+			"decides who may connect (such as Cloud Run's IAM invoker check), --insecure (TALLY_INSECURE=true); "+
+			"or listen on loopback, e.g. --addr 127.0.0.1:8080. (When PORT is set, as on Cloud Run, tallyd listens on 0.0.0.0:$PORT.)",
+			c.Addr)
+	}
 	return nil
 }
 
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
+// isLoopback reports whether a listen host accepts connections from this machine only. An empty
+// host is every interface; a host name other than localhost may resolve to anything, so it
+// counts as reachable from elsewhere.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
 	}
-	return s
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

@@ -25,7 +25,8 @@ func startTallyd(t testing.TB, dataDir string, args ...string) *tallyd {
 	return startTallydEnv(t, nil, dataDir, args...)
 }
 
-// startTallydEnv is startTallyd with the given environment variables.
+// startTallydEnv is startTallyd with the given environment variables. The admin listener is off
+// unless args enable it, so that parallel tests do not compete for its default port.
 func startTallydEnv(t testing.TB, environ map[string]string, dataDir string, args ...string) *tallyd {
 	t.Helper()
 	if dataDir == "" {
@@ -34,9 +35,8 @@ func startTallydEnv(t testing.TB, environ map[string]string, dataDir string, arg
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	env := func(k string) string { return environ[k] }
-	args = append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", orDefault(os.Getenv("TALLYD_TEST_LOG"), "warn")}, args...)
-	go func() { done <- run(ctx, args, env, io.Discard, testLog(), ready) }()
+	args = append([]string{"--addr", "127.0.0.1:0", "--admin-addr=", "--data-dir", dataDir, "--log-level", orDefault(os.Getenv("TALLYD_TEST_LOG"), "warn")}, args...)
+	go func() { done <- run(ctx, args, envMap(environ), io.Discard, testLog(), ready) }()
 	var addr string
 	select {
 	case addr = <-ready:
@@ -59,6 +59,14 @@ func startTallydEnv(t testing.TB, environ map[string]string, dataDir string, arg
 		}
 	})
 	return &tallyd{addr: addr, stop: stop}
+}
+
+// envMap is an environment holding exactly the variables of m.
+func envMap(m map[string]string) lookupEnv {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
 }
 
 // dial returns a client of the counter service at addr, closed when the test ends.

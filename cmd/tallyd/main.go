@@ -1,6 +1,6 @@
 // Command tallyd serves the tally counter API over gRPC, with health checking and server
 // reflection, storing counters in Firestore: an embedded durable emulator by default, an external
-// emulator, or Cloud Firestore.
+// emulator, or Cloud Firestore. Every option is a flag and a TALLY_* environment variable.
 package main
 
 import (
@@ -29,10 +29,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "tallyd:", err)
+	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr, nil); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
 		}
+		fmt.Fprintln(os.Stderr, "tallyd:", err)
 		os.Exit(1)
 	}
 }
@@ -40,12 +41,16 @@ func main() {
 // run serves until ctx ends, then shuts down gracefully (see shutdown): it stops accepting
 // calls, commits whatever the coalescer holds and answers the calls in flight, and only then
 // closes storage. ready, if set, receives the listening address once the server serves.
-func run(ctx context.Context, args []string, env getenv, stdout, stderr io.Writer, ready chan<- string) error {
+func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Writer, ready chan<- string) error {
 	cfg, err := parseConfig(args, env, stderr)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	log.Info("configuration", configAttrs(cfg)...)
+	if err := refuseUnbuiltAuth(cfg); err != nil {
+		return err
+	}
 	if cfg.GCPercent > 0 {
 		debug.SetGCPercent(cfg.GCPercent)
 	}
@@ -110,6 +115,19 @@ func run(ctx context.Context, args []string, env getenv, stdout, stderr io.Write
 	}
 	st := counters.Stats()
 	log.Info("shut down cleanly", "coalesced_commits", st.Commits, "coalesced_increments", st.Increments, "peak_lanes", st.PeakLanes)
+	return nil
+}
+
+// refuseUnbuiltAuth refuses the flags of authentication and TLS while this build does not
+// implement them: serving without the protection they ask for would be worse than not serving.
+func refuseUnbuiltAuth(cfg *Config) error {
+	for _, f := range []struct{ flag, value string }{
+		{"tokens-file", cfg.TokensFile}, {"tls-cert", cfg.TLSCert}, {"client-ca", cfg.ClientCA},
+	} {
+		if f.value != "" {
+			return fmt.Errorf("--%s: this build of tallyd does not implement authentication or TLS yet", f.flag)
+		}
+	}
 	return nil
 }
 

@@ -29,11 +29,25 @@ func tallydServing(line string) (string, bool) {
 	return strings.CutPrefix(line, "tallyd serving on ")
 }
 
+// tallydEnviron is the environment of a tallyd process: the test's, without any TALLY_*
+// variable of the developer's (the CLI's TALLY_ADDR, say), which would configure tallyd; env
+// ("KEY=value") is added.
+func tallydEnviron(env ...string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envPrefix) {
+			out = append(out, kv)
+		}
+	}
+	return append(out, env...)
+}
+
 // startProcess starts the tallyd binary on dataDir (embedded storage) and returns once it
-// serves.
+// serves. Its admin listener is off, so that parallel tests do not compete for its default port.
 func startProcess(t *testing.T, bin, dataDir string) *testproc.Process {
 	t.Helper()
-	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn")
+	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--admin-addr=", "--data-dir", dataDir, "--log-level", "warn")
+	cmd.Env = tallydEnviron()
 	return testproc.StartServing(t, "tallyd", cmd, tallydServing)
 }
 
@@ -45,12 +59,11 @@ const replicaProject = "tally-replicas"
 // would: through FIRESTORE_EMULATOR_HOST.
 func startReplica(t *testing.T, bin, emulatorAddr, addr string) *testproc.Process {
 	t.Helper()
-	cmd := exec.Command(bin, "--addr", addr, "--log-level", "warn")
+	cmd := exec.Command(bin, "--addr", addr, "--admin-addr=", "--log-level", "warn")
 	// The later of duplicate variables wins: these override whatever the test runs under.
-	cmd.Env = append(os.Environ(),
+	cmd.Env = tallydEnviron(
 		"FIRESTORE_EMULATOR_HOST="+emulatorAddr,
 		"GOOGLE_CLOUD_PROJECT="+replicaProject,
-		"TALLY_DATABASE=",
 	)
 	return testproc.StartServing(t, "tallyd "+addr, cmd, tallydServing)
 }
