@@ -72,12 +72,18 @@ func envMap(m map[string]string) lookupEnv {
 // dial returns a client of the counter service at addr, closed when the test ends.
 func dial(t testing.TB, addr string, opts ...grpc.DialOption) tallyv1.CounterServiceClient {
 	t.Helper()
+	return tallyv1.NewCounterServiceClient(dialConn(t, addr, opts...))
+}
+
+// dialConn returns a connection to addr, closed when the test ends.
+func dialConn(t testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
 	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return tallyv1.NewCounterServiceClient(conn)
+	return conn
 }
 
 func value(t testing.TB, c tallyv1.CounterServiceClient, id string) int64 {

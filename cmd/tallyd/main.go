@@ -16,7 +16,6 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -79,17 +78,14 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
-	// The service's codec is gRPC's own except for UpdateCounterRequest: it lets an update_mask
-	// path that is not valid UTF-8 (FieldMask's strings are checked by protobuf) reach validation,
-	// which answers INVALID_ARGUMENT naming the path instead of gRPC's INTERNAL. counter.proto's
-	// own strings are not checked by protobuf and need no help (see service/codec.go).
-	//
-	// Stop waits for the handlers to return (WaitForHandlers), so that none still uses the store
-	// when storage closes; openCalls tells shutdown which calls it waits for or cuts off.
 	calls := &openCalls{}
-	gs := grpc.NewServer(grpc.ForceServerCodecV2(service.Codec()), grpc.WaitForHandlers(true),
-		grpc.ChainUnaryInterceptor(calls.unary), grpc.ChainStreamInterceptor(calls.stream))
-	tallyv1.RegisterCounterServiceServer(gs, service.New(service.Options{Counters: counters, Logger: log}))
+	limit := newLimiter(cfg.MaxConcurrentCalls)
+	gs := newGRPCServer(cfg, limit, calls)
+	tallyv1.RegisterCounterServiceServer(gs, service.New(service.Options{
+		Counters:      counters,
+		Logger:        log,
+		MaxBatchNames: cfg.MaxBatchNames,
+	}))
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(gs, healthSrv)
 	reflection.Register(gs)
@@ -114,7 +110,7 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	st := counters.Stats()
-	log.Info("shut down cleanly", "coalesced_commits", st.Commits, "coalesced_increments", st.Increments, "peak_lanes", st.PeakLanes)
+	log.Info("shut down cleanly", "coalesced_commits", st.Commits, "coalesced_increments", st.Increments, "peak_lanes", st.PeakLanes, "shed_calls", limit.Shed())
 	return nil
 }
 

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+)
+
+// Server-side keepalive: a connection idle for keepaliveTime is pinged, and closed if the ping is
+// not answered within keepaliveTimeout, so that the calls and streams (a health Watch) of a client
+// that vanished without closing its connection are released. Connections are also closed, with a
+// GOAWAY that lets their calls finish, after maxConnectionAge (gRPC adds ±10% jitter), so that
+// clients behind a connection-level load balancer spread over replicas added since they
+// connected.
+const (
+	keepaliveTime    = time.Minute
+	keepaliveTimeout = 20 * time.Second
+	maxConnectionAge = 30 * time.Minute
+)
+
+// limitOptions are the gRPC server options of the limits in cfg: the largest request message
+// and keepalive enforcement. The call limits are interceptors (limiter, defaultDeadline).
+func limitOptions(cfg *Config) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
+		// A client pinging more often than MinTime is sent GOAWAY (too_many_pings) and
+		// disconnected. Pings on a connection without calls are allowed: clients keep idle
+		// connections warm that way.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: cfg.KeepaliveMinTime, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time:             keepaliveTime,
+			Timeout:          keepaliveTimeout,
+			MaxConnectionAge: maxConnectionAge,
+		}),
+	}
+}
+
+// unlimited reports whether a method is exempt from the call limits: health checks must answer
+// while tallyd is saturated (that is when load balancers ask), a health Watch and a reflection
+// session are long-lived streams that a default deadline would cut, and neither touches storage.
+func unlimited(fullMethod string) bool {
+	return strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") || strings.HasPrefix(fullMethod, "/grpc.reflection.")
+}
+
+// limiter refuses calls beyond max in progress at once with RESOURCE_EXHAUSTED, at once rather
+// than queueing them: under overload a queue only grows memory and latency, while a refused
+// client can back off or go to another replica. A refused call never reaches its handler, so
+// nothing of it is applied.
+type limiter struct {
+	max      int64
+	inFlight atomic.Int64
+	shed     atomic.Int64
+}
+
+func newLimiter(max int) *limiter { return &limiter{max: int64(max)} }
+
+// Shed is how many calls the limiter has refused: the telemetry's tally.calls.shed reads it.
+func (l *limiter) Shed() int64 { return l.shed.Load() }
+
+// InFlight is how many limited calls are in progress.
+func (l *limiter) InFlight() int64 { return l.inFlight.Load() }
+
+// acquire takes a slot if one is free, without waiting.
+func (l *limiter) acquire() bool {
+	if l.inFlight.Add(1) > l.max {
+		l.inFlight.Add(-1)
+		l.shed.Add(1)
+		return false
+	}
+	return true
+}
+
+func (l *limiter) release() { l.inFlight.Add(-1) }
+
+func (l *limiter) refusal() error {
+	return status.Errorf(codes.ResourceExhausted,
+		"tallyd is serving its limit of %d calls at once: this call was refused and nothing was applied; retry with backoff, or at another replica", l.max)
+}
+
+func (l *limiter) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if unlimited(info.FullMethod) {
+		return handler(ctx, req)
+	}
+	if !l.acquire() {
+		return nil, l.refusal()
+	}
+	defer l.release()
+	return handler(ctx, req)
+}
+
+func (l *limiter) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if unlimited(info.FullMethod) {
+		return handler(srv, ss)
+	}
+	if !l.acquire() {
+		return l.refusal()
+	}
+	defer l.release()
+	return handler(srv, ss)
+}
+
+// defaultDeadline gives calls that arrive without a deadline one of d, so that a client that
+// set none cannot hold a call, and what it holds in the store, forever. A call's own deadline
+// stands, even a longer one.
+type defaultDeadline time.Duration
+
+func (d defaultDeadline) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if _, ok := ctx.Deadline(); ok || unlimited(info.FullMethod) {
+		return handler(ctx, req)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(d))
+	defer cancel()
+	return handler(ctx, req)
+}
+
+func (d defaultDeadline) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if _, ok := ss.Context().Deadline(); ok || unlimited(info.FullMethod) {
+		return handler(srv, ss)
+	}
+	ctx, cancel := context.WithTimeout(ss.Context(), time.Duration(d))
+	defer cancel()
+	return handler(srv, &streamWithContext{ServerStream: ss, ctx: ctx})
+}
+
+// streamWithContext is a server stream whose handler sees ctx.
+type streamWithContext struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *streamWithContext) Context() context.Context { return s.ctx }
