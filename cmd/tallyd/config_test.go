@@ -131,7 +131,7 @@ func TestNonLoopbackNeedsAuthentication(t *testing.T) {
 // client CA or --insecure, tallyd does not start.
 func TestRunRefusesCloudRunWithoutAuthentication(t *testing.T) {
 	t.Parallel()
-	ready := make(chan string, 1)
+	ready := make(chan listening, 1)
 	env := envMap(map[string]string{"PORT": "0", "K_SERVICE": "tally", "TALLY_ADMIN_ADDR": ""})
 	err := run(t.Context(), []string{"--data-dir", t.TempDir()}, env, io.Discard, io.Discard, ready)
 	if err == nil || !strings.Contains(err.Error(), "refusing to serve on 0.0.0.0:0 without authentication") {

@@ -28,8 +28,9 @@ const pipeBufferBytes = 1 << 20
 
 // openFirestore returns the Firestore client for the configured storage, and a function that
 // releases what it started. Every mode goes through the same official client, and so through the
-// same shard code: only where the client connects differs.
-func openFirestore(ctx context.Context, cfg *Config, log *slog.Logger) (*firestore.Client, func() error, error) {
+// same shard code: only where the client connects differs. dialOpts are added to the client's
+// gRPC connection in every mode (a stats handler for tracing, say).
+func openFirestore(ctx context.Context, cfg *Config, log *slog.Logger, dialOpts ...grpc.DialOption) (*firestore.Client, func() error, error) {
 	switch cfg.Storage {
 	case storageEmbedded:
 		dir, err := filepath.Abs(cfg.DataDir)
@@ -51,8 +52,8 @@ func openFirestore(ctx context.Context, cfg *Config, log *slog.Logger) (*firesto
 		if err != nil {
 			return nil, nil, fmt.Errorf("starting the embedded emulator: %w", err)
 		}
-		opts, err := emulator.ClientOptions("passthrough:///embedded-emulator", grpc.WithContextDialer(
-			func(ctx context.Context, _ string) (net.Conn, error) { return pipe.DialContext(ctx) }))
+		opts, err := emulator.ClientOptions("passthrough:///embedded-emulator", append([]grpc.DialOption{grpc.WithContextDialer(
+			func(ctx context.Context, _ string) (net.Conn, error) { return pipe.DialContext(ctx) })}, dialOpts...)...)
 		if err != nil {
 			return nil, nil, errors.Join(err, em.Close())
 		}
@@ -80,8 +81,12 @@ func openFirestore(ctx context.Context, cfg *Config, log *slog.Logger) (*firesto
 				Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
 				MinConnectTimeout: 5 * time.Second,
 			})
-			if opts, err = emulator.ClientOptions(cfg.EmulatorHost, reconnect); err != nil {
+			if opts, err = emulator.ClientOptions(cfg.EmulatorHost, append([]grpc.DialOption{reconnect}, dialOpts...)...); err != nil {
 				return nil, nil, err
+			}
+		} else {
+			for _, o := range dialOpts {
+				opts = append(opts, option.WithGRPCDialOption(o))
 			}
 		}
 		client, err := firestore.NewClientWithDatabase(ctx, project, cfg.Database, opts...)

@@ -14,8 +14,9 @@ import (
 
 // tallyd is a server started by a test.
 type tallyd struct {
-	addr string
-	stop func() error // graceful shutdown; returns run's error
+	addr  string
+	admin string       // the admin listener's address, "" unless the test enabled it
+	stop  func() error // graceful shutdown; returns run's error
 }
 
 // startTallyd runs tallyd in-process on a free loopback port with durable embedded storage in
@@ -26,20 +27,21 @@ func startTallyd(t testing.TB, dataDir string, args ...string) *tallyd {
 }
 
 // startTallydEnv is startTallyd with the given environment variables. The admin listener is off
-// unless args enable it, so that parallel tests do not compete for its default port.
+// unless args enable it (--admin-addr 127.0.0.1:0), so that parallel tests do not compete for its
+// default port.
 func startTallydEnv(t testing.TB, environ map[string]string, dataDir string, args ...string) *tallyd {
 	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
+	ready := make(chan listening, 1)
 	done := make(chan error, 1)
 	args = append([]string{"--addr", "127.0.0.1:0", "--admin-addr=", "--data-dir", dataDir, "--log-level", orDefault(os.Getenv("TALLYD_TEST_LOG"), "warn")}, args...)
 	go func() { done <- run(ctx, args, envMap(environ), io.Discard, testLog(), ready) }()
-	var addr string
+	var at listening
 	select {
-	case addr = <-ready:
+	case at = <-ready:
 	case err := <-done:
 		cancel()
 		t.Fatalf("tallyd exited: %v", err)
@@ -58,7 +60,7 @@ func startTallydEnv(t testing.TB, environ map[string]string, dataDir string, arg
 			t.Errorf("tallyd shutdown: %v", err)
 		}
 	})
-	return &tallyd{addr: addr, stop: stop}
+	return &tallyd{addr: at.grpc, admin: at.admin, stop: stop}
 }
 
 // envMap is an environment holding exactly the variables of m.

@@ -1,6 +1,7 @@
 // Command tallyd serves the tally counter API over gRPC, with health checking and server
 // reflection, storing counters in Firestore: an embedded durable emulator by default, an external
-// emulator, or Cloud Firestore. Every option is a flag and a TALLY_* environment variable.
+// emulator, or Cloud Firestore. An admin HTTP listener serves /healthz, /readyz and /metrics.
+// Every option is a flag and a TALLY_* environment variable (docs/operations.md lists them).
 package main
 
 import (
@@ -37,10 +38,15 @@ func main() {
 	}
 }
 
+// listening is where a started tallyd serves: gRPC, and the admin listener ("" when disabled).
+type listening struct {
+	grpc, admin string
+}
+
 // run serves until ctx ends, then shuts down gracefully (see shutdown): it stops accepting
 // calls, commits whatever the coalescer holds and answers the calls in flight, and only then
-// closes storage. ready, if set, receives the listening address once the server serves.
-func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Writer, ready chan<- string) error {
+// closes storage. ready, if set, receives the listening addresses once the server serves.
+func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Writer, ready chan<- listening) error {
 	cfg, err := parseConfig(args, env, stderr)
 	if err != nil {
 		return err
@@ -74,10 +80,6 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 		return fmt.Errorf("creating the counter store: %w", err)
 	}
 
-	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
-	}
 	calls := &openCalls{}
 	limit := newLimiter(cfg.MaxConcurrentCalls)
 	gs := newGRPCServer(cfg, limit, calls)
@@ -89,23 +91,58 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(gs, healthSrv)
 	reflection.Register(gs)
-	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	healthSrv.SetServingStatus(tallyv1.CounterService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+
+	// The first probe runs before tallyd announces that it serves, so that its health is true
+	// from the first check; a Firestore unreachable at start leaves it NOT_SERVING until a later
+	// probe reaches it.
+	probe := newProber(client, healthSrv, cfg.HealthInterval, log.With("component", "health"))
+	probe.probe(ctx)
+	stopProbing := probe.start(ctx)
+	defer stopProbing()
+
+	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	var admin *adminServer
+	adminFailed := make(<-chan error) // never fires while the admin listener is disabled
+	if cfg.AdminAddr != "" {
+		if admin, err = listenAdmin(ctx, cfg.AdminAddr, adminHandler(healthSrv, metricsNotConfigured), log); err != nil {
+			return errors.Join(err, lis.Close())
+		}
+		admin.serve()
+		adminFailed = admin.served
+		defer func() {
+			if err := admin.shutdown(); err != nil {
+				log.Error("closing the admin listener", "err", err)
+			}
+		}()
+		log.Info("admin listener serving /healthz, /readyz and /metrics", "admin_addr", admin.addr())
+		fmt.Fprintf(stdout, "tallyd admin on %s\n", admin.addr())
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
 	log.Info("tallyd serving", "addr", lis.Addr().String(), "storage", cfg.Storage)
 	fmt.Fprintf(stdout, "tallyd serving on %s\n", lis.Addr())
 	if ready != nil {
-		ready <- lis.Addr().String()
+		at := listening{grpc: lis.Addr().String()}
+		if admin != nil {
+			at.admin = admin.addr()
+		}
+		ready <- at
 	}
 
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving: %w", err)
+	case err := <-adminFailed:
+		gs.Stop()
+		return fmt.Errorf("serving the admin listener: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: refusing new calls, committing and answering the calls in flight")
+	stopProbing()
 	if err := shutdown(gs, healthSrv, counters, calls, cfg.ShutdownTimeout, log); err != nil {
 		return fmt.Errorf("shutting down: %w", err)
 	}

@@ -51,6 +51,33 @@ func startProcess(t *testing.T, bin, dataDir string) *testproc.Process {
 	return testproc.StartServing(t, "tallyd", cmd, tallydServing)
 }
 
+// adminProcess is a tallyd process with its admin listener on.
+type adminProcess struct {
+	*testproc.Process
+	admin string // the admin listener's address
+}
+
+// startAdminProcess starts the tallyd binary with args, env added to its environment and its
+// admin listener on a free loopback port, and returns once it serves.
+func startAdminProcess(t *testing.T, bin string, env []string, args ...string) adminProcess {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-level", "warn"}, args...)...)
+	cmd.Env = tallydEnviron(env...)
+	// tallyd prints the admin address before the serving line, and the lines are handed over in
+	// order on one goroutine: admin is written before StartServing returns.
+	var admin string
+	p := testproc.StartServing(t, "tallyd", cmd, func(line string) (string, bool) {
+		if a, ok := strings.CutPrefix(line, "tallyd admin on "); ok {
+			admin = a
+		}
+		return tallydServing(line)
+	})
+	if admin == "" {
+		t.Fatal("tallyd did not print its admin address before serving")
+	}
+	return adminProcess{Process: p, admin: admin}
+}
+
 // replicaProject is the Firestore project that the replicas of a test share.
 const replicaProject = "tally-replicas"
 

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// Timeouts of the admin listener: its answers are small and quick, so a client that is slower
+// than this is stuck or hostile.
+const (
+	adminHeaderTimeout   = 10 * time.Second
+	adminIdleTimeout     = time.Minute
+	adminShutdownTimeout = 5 * time.Second
+)
+
+// metricsNotConfigured answers /metrics while tallyd exports no metrics.
+var metricsNotConfigured http.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	http.Error(w, "metrics not configured", http.StatusNotFound)
+})
+
+// adminHandler serves the admin endpoints: /healthz answers 200 while the process runs;
+// /readyz answers 200 while the gRPC health status is SERVING (Firestore reachable, not shutting
+// down) and 503 otherwise, so that an HTTP-only checker sees what a gRPC health check sees;
+// /metrics is the metrics handler.
+func adminHandler(h *health.Server, metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		resp, err := h.Check(r.Context(), &healthpb.HealthCheckRequest{})
+		if st := resp.GetStatus(); err != nil || st != healthpb.HealthCheckResponse_SERVING {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "not ready: health is %s (Firestore unreachable, or shutting down)\n", st)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("/metrics", metrics)
+	return mux
+}
+
+// adminServer is the admin HTTP listener.
+type adminServer struct {
+	srv    *http.Server
+	lis    net.Listener
+	served chan error // Serve's error, other than http.ErrServerClosed
+}
+
+// listenAdmin listens on addr; serve starts answering.
+func listenAdmin(ctx context.Context, addr string, handler http.Handler, log *slog.Logger) (*adminServer, error) {
+	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on --admin-addr %s: %w", addr, err)
+	}
+	return &adminServer{
+		srv: &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: adminHeaderTimeout,
+			IdleTimeout:       adminIdleTimeout,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		lis:    lis,
+		served: make(chan error, 1),
+	}, nil
+}
+
+func (a *adminServer) addr() string { return a.lis.Addr().String() }
+
+func (a *adminServer) serve() {
+	go func() {
+		if err := a.srv.Serve(a.lis); !errors.Is(err, http.ErrServerClosed) {
+			a.served <- err
+		}
+	}()
+}
+
+// shutdown lets the requests in progress finish, briefly, and closes the listener.
+func (a *adminServer) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
+	defer cancel()
+	if err := a.srv.Shutdown(ctx); err != nil {
+		return errors.Join(err, a.srv.Close())
+	}
+	return nil
+}

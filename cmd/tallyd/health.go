@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
+)
+
+// The document the prober reads. It is never written, so the read answers NotFound, which proves
+// Firestore reachable as well as a found document would, at the cost of one read. It lies outside
+// the collections the store uses (shard/layout.go), so that it can never be a counter; a counter
+// id of the reserved form __.*__ cannot be used instead, as Firestore refuses to read one.
+const (
+	probeCollection = "tally_health"
+	probeDocument   = "probe"
+)
+
+// maxProbeTimeout bounds one probe: a read that takes longer than this is as good as failed for
+// a load balancer deciding where to send calls.
+const maxProbeTimeout = 2 * time.Second
+
+// servedServices are the services whose health the prober sets: the server as a whole ("") and
+// the counter service.
+var servedServices = []string{"", tallyv1.CounterService_ServiceDesc.ServiceName}
+
+// prober keeps the gRPC health status in step with Firestore's reachability: SERVING while a
+// cheap read succeeds, NOT_SERVING while it fails. After health.Server.Shutdown (at the start of
+// a shutdown) the status stays NOT_SERVING whatever the prober sets.
+type prober struct {
+	doc      *firestore.DocumentRef
+	health   *health.Server
+	interval time.Duration
+	timeout  time.Duration
+	log      *slog.Logger
+
+	reachable bool // the last probe's outcome; only the probing goroutine touches it
+	probed    bool // whether there was a probe yet
+}
+
+func newProber(client *firestore.Client, h *health.Server, interval time.Duration, log *slog.Logger) *prober {
+	return &prober{
+		doc:      client.Collection(probeCollection).Doc(probeDocument),
+		health:   h,
+		interval: interval,
+		timeout:  min(interval, maxProbeTimeout),
+		log:      log,
+	}
+}
+
+// probe reads the probe document once and sets the health status from the outcome, logging
+// when reachability changes.
+func (p *prober) probe(ctx context.Context) {
+	readCtx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	_, err := p.doc.Get(readCtx)
+	if ctx.Err() != nil {
+		return // stopped: the failed read says nothing about Firestore
+	}
+	if status.Code(err) == codes.NotFound {
+		err = nil
+	}
+	reachable := err == nil
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if reachable {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	for _, s := range servedServices {
+		p.health.SetServingStatus(s, st)
+	}
+	switch {
+	case !reachable && (p.reachable || !p.probed):
+		p.log.Warn("Firestore is unreachable: health is NOT_SERVING until it answers again", "err", err, "probe_timeout", p.timeout)
+	case reachable && !p.reachable && p.probed:
+		p.log.Info("Firestore is reachable again: health is SERVING")
+	}
+	p.reachable, p.probed = reachable, true
+}
+
+// start probes every interval on a goroutine of its own until stop is called; stop returns once
+// the goroutine has ended, so that the Firestore client can be closed after it.
+func (p *prober) start(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(p.interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				p.probe(ctx)
+			}
+		}
+	})
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
