@@ -24,6 +24,7 @@ var listPrincipals = []testPrincipal{
 	{ID: "one", Token: "tly_one", Prefixes: []string{"b-"}},
 	{ID: "several", Token: "tly_several", Prefixes: []string{"d-", "b-", "a-", "b-3"}},
 	{ID: "many-empty", Token: "tly_many-empty", Prefixes: []string{"e0", "e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8", "e9", "z-"}},
+	{ID: "split", Token: "tly_split", Prefixes: []string{"b-1", "b-2", "d-"}},
 	{ID: "all", Token: "tly_all", Prefixes: []string{""}},
 }
 
@@ -172,6 +173,10 @@ func TestListRefusals(t *testing.T) {
 		return resp.GetNextPageToken()
 	}
 	severalToken := first(t, "tly_several", &tallyv1.ListCountersRequest{PageSize: 1})
+	// Listing a- to its end fills the page: the token starts b- afresh, with no handler token.
+	boundaryToken := first(t, "tly_several", &tallyv1.ListCountersRequest{PageSize: 2})
+	// b-1 fills the page; the token starts b-2, which a listing of prefix "b" covers too.
+	splitToken := first(t, "tly_split", &tallyv1.ListCountersRequest{PageSize: 1})
 	oneToken := first(t, "tly_one", &tallyv1.ListCountersRequest{PageSize: 1})
 	// A handler's page token of a listing by "all" of prefix "b".
 	foreignInner := first(t, "tly_all", &tallyv1.ListCountersRequest{Prefix: "b", PageSize: 1})
@@ -186,6 +191,10 @@ func TestListRefusals(t *testing.T) {
 		{"no permitted prefix among several", "tly_several", &tallyv1.ListCountersRequest{Prefix: "c"}, codes.PermissionDenied},
 		{"token for another prefix", "tly_several", &tallyv1.ListCountersRequest{Prefix: "b", PageSize: 1, PageToken: severalToken}, codes.InvalidArgument},
 		{"token for another view", "tly_several", &tallyv1.ListCountersRequest{PageSize: 1, PageToken: severalToken, View: tallyv1.CounterView_COUNTER_VIEW_FULL}, codes.InvalidArgument},
+		{"token between prefixes for another view", "tly_several", &tallyv1.ListCountersRequest{PageToken: boundaryToken, View: tallyv1.CounterView_COUNTER_VIEW_FULL}, codes.InvalidArgument},
+		{"token between prefixes", "tly_several", &tallyv1.ListCountersRequest{PageToken: boundaryToken}, codes.OK},
+		{"token for another prefix over the same prefixes", "tly_split", &tallyv1.ListCountersRequest{Prefix: "b", PageToken: splitToken}, codes.InvalidArgument},
+		{"narrowed token in a listing of the narrowed prefix", "tly_one", &tallyv1.ListCountersRequest{Prefix: "b-", PageToken: oneToken}, codes.OK},
 		{"token of a narrowed listing in one over several", "tly_several", &tallyv1.ListCountersRequest{PageSize: 1, PageToken: oneToken}, codes.InvalidArgument},
 		{"malformed token", "tly_several", &tallyv1.ListCountersRequest{PageToken: "!!"}, codes.InvalidArgument},
 		{"forged token for a forbidden prefix", "tly_several", &tallyv1.ListCountersRequest{
