@@ -58,13 +58,13 @@ func New(opts Options) (*Auth, error) {
 	if opts.TokensFile == "" {
 		return a, nil
 	}
-	fi, err := os.Stat(opts.TokensFile)
-	if err != nil {
-		return nil, err
-	}
+	fi, statErr := os.Stat(opts.TokensFile) // before reading: a change after it is seen by Watch
 	pol, err := Load(opts.TokensFile)
 	if err != nil {
 		return nil, err
+	}
+	if statErr != nil {
+		return nil, fmt.Errorf("reading the tokens file: %w", statErr)
 	}
 	a.policy.Store(pol)
 	a.seen = fi

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"fmt"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -116,7 +115,7 @@ func authorize(p *Principal, method string, r rule, known bool) error {
 		return status.Errorf(codes.PermissionDenied, "method %s is not open to any principal", method)
 	}
 	if !p.Has(r.perm) {
-		return status.Error(codes.PermissionDenied, fmt.Sprintf("principal %q lacks the %s permission that %s needs", p.ID, r.perm, method))
+		return status.Errorf(codes.PermissionDenied, "principal %q lacks the %s permission that %s needs", p.ID, r.perm, method)
 	}
 	return nil
 }

@@ -176,7 +176,8 @@ func (pol *Policy) byToken(token string) *Principal {
 
 // byCert returns the principal whose cert_identity is one of the certificate's identities. A
 // certificate that matches several principals is refused rather than given the rights of one of
-// them chosen by the order of its names.
+// them chosen by the order of its names. The errors go to the client: they name the
+// certificate, which the client knows, but no principal.
 func (pol *Policy) byCert(leaf *x509.Certificate) (*Principal, error) {
 	var found *Principal
 	for _, id := range certIdentities(leaf) {
@@ -184,7 +185,7 @@ func (pol *Policy) byCert(leaf *x509.Certificate) (*Principal, error) {
 		switch {
 		case p == nil || p == found:
 		case found != nil:
-			return nil, fmt.Errorf("the client certificate matches the cert_identity of both %q and %q", found.ID, p.ID)
+			return nil, fmt.Errorf("the client certificate %q matches the cert_identity of several principals", certName(leaf))
 		default:
 			found = p
 		}
