@@ -47,8 +47,8 @@ resource "google_cloud_run_v2_service" "tally" {
   deletion_protection = var.deletion_protection
   labels              = var.labels
 
-  # Callers need roles/run.invoker (iam.tf); the service is never open to unauthenticated calls.
-  invoker_iam_disabled = false
+  # invoker_iam_disabled is left at false: callers need roles/run.invoker (iam.tf), and the
+  # service is never open to unauthenticated calls.
 
   template {
     service_account                  = google_service_account.tally.email

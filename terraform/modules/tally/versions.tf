@@ -5,8 +5,9 @@ terraform {
   required_providers {
     google = {
       source = "hashicorp/google"
-      # The attributes used here (Cloud Run v2 gRPC probes, Firestore backup schedules and TTL
-      # fields, database delete protection) are all present from 6.x on.
+      # The Go tests in terraform/ check every argument against the schema of the v8 line; the
+      # ones used (Cloud Run v2 gRPC probes and deletion protection, Firestore backup schedules,
+      # TTL fields and delete protection) exist since the 6.x releases.
       version = ">= 6.0"
     }
   }
