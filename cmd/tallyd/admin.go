@@ -21,11 +21,6 @@ const (
 	adminShutdownTimeout = 5 * time.Second
 )
 
-// metricsNotConfigured answers /metrics while tallyd exports no metrics.
-var metricsNotConfigured http.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-	http.Error(w, "metrics not configured", http.StatusNotFound)
-})
-
 // adminHandler serves the admin endpoints: /healthz answers 200 while the process runs;
 // /readyz answers 200 while the gRPC health status is SERVING (Firestore reachable, not shutting
 // down) and 503 otherwise, so that an HTTP-only checker sees what a gRPC health check sees;

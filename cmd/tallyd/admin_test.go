@@ -59,7 +59,9 @@ func TestAdminEndpoints(t *testing.T) {
 	wantGet(t, http.MethodGet, base+"/healthz", http.StatusOK, "ok")
 	wantGet(t, http.MethodGet, base+"/readyz", http.StatusOK, "ok")
 	wantGet(t, http.MethodHead, base+"/readyz", http.StatusOK, "")
-	wantGet(t, http.MethodGet, base+"/metrics", http.StatusNotFound, "metrics not configured")
+	if code, body, err := get(t, http.MethodGet, base+"/metrics"); err != nil || code != http.StatusOK || !strings.Contains(body, "tally_") {
+		t.Errorf("/metrics: %d, %v, %.200q", code, err, body)
+	}
 	wantGet(t, http.MethodPost, base+"/healthz", http.StatusMethodNotAllowed, "")
 	wantGet(t, http.MethodGet, base+"/", http.StatusNotFound, "")
 

@@ -85,6 +85,9 @@ func openFirestore(ctx context.Context, cfg *Config, log *slog.Logger, dialOpts 
 				return nil, nil, err
 			}
 		} else {
+			// tallyd's own stats handler (in dialOpts) traces the client's calls; the library's
+			// default instrumentation would trace them a second time.
+			opts = append(opts, option.WithTelemetryDisabled())
 			for _, o := range dialOpts {
 				opts = append(opts, option.WithGRPCDialOption(o))
 			}

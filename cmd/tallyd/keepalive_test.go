@@ -24,7 +24,7 @@ func TestKeepaliveEnforcement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := newGRPCServer(cfg, newLimiter(cfg.MaxConcurrentCalls), &openCalls{})
+	gs := newGRPCServer(cfg, newLimiter(cfg.MaxConcurrentCalls, nil), &openCalls{})
 	healthpb.RegisterHealthServer(gs, health.NewServer())
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -56,9 +56,12 @@ type limiter struct {
 	max      int64
 	inFlight atomic.Int64
 	shed     atomic.Int64
+	onShed   func(context.Context) // records a refusal in the metrics; may be nil
 }
 
-func newLimiter(max int) *limiter { return &limiter{max: int64(max)} }
+func newLimiter(max int, onShed func(context.Context)) *limiter {
+	return &limiter{max: int64(max), onShed: onShed}
+}
 
 // Shed is how many calls the limiter has refused: the telemetry's tally.calls.shed reads it.
 func (l *limiter) Shed() int64 { return l.shed.Load() }
@@ -78,7 +81,10 @@ func (l *limiter) acquire() bool {
 
 func (l *limiter) release() { l.inFlight.Add(-1) }
 
-func (l *limiter) refusal() error {
+func (l *limiter) refusal(ctx context.Context) error {
+	if l.onShed != nil {
+		l.onShed(ctx)
+	}
 	return status.Errorf(codes.ResourceExhausted,
 		"tallyd is serving its limit of %d calls at once: this call was refused and nothing was applied; retry with backoff, or at another replica", l.max)
 }
@@ -88,7 +94,7 @@ func (l *limiter) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo
 		return handler(ctx, req)
 	}
 	if !l.acquire() {
-		return nil, l.refusal()
+		return nil, l.refusal(ctx)
 	}
 	defer l.release()
 	return handler(ctx, req)
@@ -99,7 +105,7 @@ func (l *limiter) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerI
 		return handler(srv, ss)
 	}
 	if !l.acquire() {
-		return l.refusal()
+		return l.refusal(ss.Context())
 	}
 	defer l.release()
 	return handler(srv, ss)

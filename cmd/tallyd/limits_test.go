@@ -49,7 +49,7 @@ func limitsServer(t *testing.T, svc tallyv1.CounterServiceServer, limit *limiter
 		t.Fatal(err)
 	}
 	if limit == nil {
-		limit = newLimiter(cfg.MaxConcurrentCalls)
+		limit = newLimiter(cfg.MaxConcurrentCalls, nil)
 	}
 	gs := newGRPCServer(cfg, limit, &openCalls{})
 	tallyv1.RegisterCounterServiceServer(gs, svc)
@@ -74,7 +74,7 @@ func limitsServer(t *testing.T, svc tallyv1.CounterServiceServer, limit *limiter
 func TestConcurrencyLimitShedsAtOnce(t *testing.T) {
 	t.Parallel()
 	svc := newBlockingService()
-	limit := newLimiter(2)
+	limit := newLimiter(2, nil)
 	conn := limitsServer(t, svc, limit, "--max-concurrent-calls", "2")
 	c := tallyv1.NewCounterServiceClient(conn)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -130,7 +130,7 @@ func TestConcurrencyLimitShedsAtOnce(t *testing.T) {
 // TestLimiterStreams checks the limiter on streams: a limited stream beyond the limit is refused
 // before its handler runs, a health stream is not.
 func TestLimiterStreams(t *testing.T) {
-	limit := newLimiter(1)
+	limit := newLimiter(1, nil)
 	if !limit.acquire() {
 		t.Fatal("the first slot is taken")
 	}

@@ -17,10 +17,12 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/tally-dev/tally/internal/telemetry"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 	"github.com/tally-dev/tally/service"
 	"github.com/tally-dev/tally/shard"
@@ -51,16 +53,30 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
+	tel, err := telemetry.Setup(ctx, telemetryOptions(env))
+	if err != nil {
+		return fmt.Errorf("setting up telemetry: %w", err)
+	}
+	defer func() {
+		// Flushes spans and metrics still buffered for OTLP; a collector that is gone must
+		// not hold the exit for long.
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), telemetryFlushTimeout)
+		defer cancel()
+		if err := tel.Shutdown(flushCtx); err != nil {
+			fmt.Fprintln(stderr, "tallyd: flushing telemetry:", err)
+		}
+	}()
+	log := slog.New(telemetry.NewLogHandler(newLogger(cfg, stderr).Handler()))
 	log.Info("configuration", configAttrs(cfg)...)
-	if err := refuseUnbuiltAuth(cfg); err != nil {
+	authn, creds, err := setupAuth(ctx, cfg, log.With("component", "auth"))
+	if err != nil {
 		return err
 	}
 	if cfg.GCPercent > 0 {
 		debug.SetGCPercent(cfg.GCPercent)
 	}
 
-	client, closeStorage, err := openFirestore(ctx, cfg, log)
+	client, closeStorage, err := openFirestore(ctx, cfg, log, grpc.WithStatsHandler(tel.ClientStatsHandler()))
 	if err != nil {
 		return fmt.Errorf("opening %s storage: %w", cfg.Storage, err)
 	}
@@ -74,15 +90,20 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 		KeyRetention:  cfg.KeyRetention,
 		MaxBatch:      cfg.MaxBatch,
 		MaxInFlight:   cfg.MaxInFlight,
-		Logger:        log.With("component", "shard"),
+		Logger:         log.With("component", "shard"),
+		TracerProvider: tel.TracerProvider(),
+		MeterProvider:  tel.MeterProvider(),
 	})
 	if err != nil {
 		return fmt.Errorf("creating the counter store: %w", err)
 	}
 
 	calls := &openCalls{}
-	limit := newLimiter(cfg.MaxConcurrentCalls)
-	gs := newGRPCServer(cfg, limit, calls)
+	limit := newLimiter(cfg.MaxConcurrentCalls, tel.Shed)
+	gs := newGRPCServer(cfg, limit, calls, append(creds,
+		grpc.StatsHandler(tel.ServerStatsHandler()),
+		grpc.ChainUnaryInterceptor(authn.UnaryInterceptor()),
+		grpc.ChainStreamInterceptor(authn.StreamInterceptor()))...)
 	tallyv1.RegisterCounterServiceServer(gs, service.New(service.Options{
 		Counters:      counters,
 		Logger:        log,
@@ -107,7 +128,7 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 	var admin *adminServer
 	adminFailed := make(<-chan error) // never fires while the admin listener is disabled
 	if cfg.AdminAddr != "" {
-		if admin, err = listenAdmin(ctx, cfg.AdminAddr, adminHandler(healthSrv, metricsNotConfigured), log); err != nil {
+		if admin, err = listenAdmin(ctx, cfg.AdminAddr, adminHandler(healthSrv, tel.MetricsHandler()), log); err != nil {
 			return errors.Join(err, lis.Close())
 		}
 		admin.serve()
@@ -148,19 +169,6 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 	}
 	st := counters.Stats()
 	log.Info("shut down cleanly", "coalesced_commits", st.Commits, "coalesced_increments", st.Increments, "peak_lanes", st.PeakLanes, "shed_calls", limit.Shed())
-	return nil
-}
-
-// refuseUnbuiltAuth refuses the flags of authentication and TLS while this build does not
-// implement them: serving without the protection they ask for would be worse than not serving.
-func refuseUnbuiltAuth(cfg *Config) error {
-	for _, f := range []struct{ flag, value string }{
-		{"tokens-file", cfg.TokensFile}, {"tls-cert", cfg.TLSCert}, {"client-ca", cfg.ClientCA},
-	} {
-		if f.value != "" {
-			return fmt.Errorf("--%s: this build of tallyd does not implement authentication or TLS yet", f.flag)
-		}
-	}
 	return nil
 }
 
