@@ -86,10 +86,10 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 		}
 	}()
 	counters, err := shard.New(client, shard.Options{
-		DefaultShards: cfg.DefaultShards,
-		KeyRetention:  cfg.KeyRetention,
-		MaxBatch:      cfg.MaxBatch,
-		MaxInFlight:   cfg.MaxInFlight,
+		DefaultShards:  cfg.DefaultShards,
+		KeyRetention:   cfg.KeyRetention,
+		MaxBatch:       cfg.MaxBatch,
+		MaxInFlight:    cfg.MaxInFlight,
 		Logger:         log.With("component", "shard"),
 		TracerProvider: tel.TracerProvider(),
 		MeterProvider:  tel.MeterProvider(),
