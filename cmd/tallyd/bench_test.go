@@ -34,7 +34,11 @@ func BenchmarkIncrementHotCounter(b *testing.B) {
 // benchmarkIncrement runs clients concurrent callers over the given number of connections (a
 // load generator typically multiplexes its callers over one connection).
 func benchmarkIncrement(b *testing.B, clients, connections int, mode string) {
-	srv := startTallyd(b, "", strings.Fields(os.Getenv("TALLYD_BENCH_ARGS"))...)
+	benchmarkIncrementOn(b, startTallyd(b, "", strings.Fields(os.Getenv("TALLYD_BENCH_ARGS"))...), clients, connections, mode)
+}
+
+// benchmarkIncrementOn is benchmarkIncrement against a tallyd the caller started.
+func benchmarkIncrementOn(b *testing.B, srv *tallyd, clients, connections int, mode string) {
 	conns := make([]*grpc.ClientConn, connections)
 	for i := range conns {
 		conn, err := grpc.NewClient(srv.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))

@@ -68,6 +68,7 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 	}()
 	log := slog.New(telemetry.NewLogHandler(newLogger(cfg, stderr).Handler()))
 	log.Info("configuration", configAttrs(cfg)...)
+	logTelemetryErrors(log.With("component", "telemetry"))
 	authn, creds, err := setupAuth(ctx, cfg, log.With("component", "auth"))
 	if err != nil {
 		return err

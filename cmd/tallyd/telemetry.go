@@ -1,8 +1,11 @@
 package main
 
 import (
+	"log/slog"
 	"runtime/debug"
 	"time"
+
+	"go.opentelemetry.io/otel"
 
 	"github.com/tally-dev/tally/internal/telemetry"
 )
@@ -19,4 +22,13 @@ func telemetryOptions(env lookupEnv) telemetry.Options {
 		opts.ServiceVersion = info.Main.Version
 	}
 	return opts
+}
+
+// logTelemetryErrors sends the OpenTelemetry SDK's errors (an unreachable collector, a dropped
+// export) to tallyd's log instead of the standard library's logger. The SDK has one error
+// handler per process.
+func logTelemetryErrors(log *slog.Logger) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("telemetry export failed", "err", err)
+	}))
 }
