@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/tally-dev/tally/internal/testpki"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
 
@@ -226,18 +226,20 @@ type plaintextInfo struct{ credentials.CommonAuthInfo }
 func (plaintextInfo) AuthType() string { return "insecure" }
 
 func TestTLS(t *testing.T) {
-	serverCA := newTestCA(t, "server-ca")
+	dir := t.TempDir()
+	serverCA := testpki.NewCA(t, "server-ca")
+	serverCAFile := serverCA.WriteCA(t, dir, "server-ca")
 	// Valid for localhost and tally.test, not for 127.0.0.1: --server-name
 	// makes the difference.
-	serverCert := serverCA.issue(t, "tally-server", x509.ExtKeyUsageServerAuth, []string{"localhost", "tally.test"})
-	clientCA := newTestCA(t, "client-ca")
-	client := clientCA.issue(t, "ops.tally.internal", x509.ExtKeyUsageClientAuth, nil)
-	stranger := newTestCA(t, "other-ca").issue(t, "stranger", x509.ExtKeyUsageClientAuth, nil)
+	serverCert := serverCA.Issue(t, testpki.Leaf{Server: true, NoLoopback: true, CN: "tally-server", DNS: []string{"localhost", "tally.test"}}).TLS(t)
+	clientCA := testpki.NewCA(t, "client-ca")
+	clientCert, clientKey := clientCA.Issue(t, testpki.Leaf{CN: "ops.tally.internal"}).Write(t, dir, "ops.tally.internal")
+	strangerCert, strangerKey := testpki.NewCA(t, "other-ca").Issue(t, testpki.Leaf{CN: "stranger"}).Write(t, dir, "stranger")
 
 	var log callLog
 	addr, _ := startFakeWith(t, replyWith(counter("x", 1, 1)), log.option(), grpc.Creds(credentials.NewTLS(&tls.Config{
-		Certificates: []tls.Certificate{serverCert.tls},
-		ClientCAs:    clientCA.pool,
+		Certificates: []tls.Certificate{serverCert},
+		ClientCAs:    clientCA.Pool(),
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 	})))
 	_, port, _ := net.SplitHostPort(addr)
@@ -256,25 +258,25 @@ func TestTLS(t *testing.T) {
 		wantStderr string // contained in stderr
 		wantCN     string // the client certificate the server verified
 	}{
-		{name: "CA file, token over TLS", args: []string{"--addr", byName, "--ca-cert", serverCA.file, "--token", testToken}},
-		{name: "server name overrides the address", args: []string{"--addr", addr, "--ca-cert", serverCA.file, "--server-name", "tally.test"}},
-		{name: "address the certificate does not name", args: []string{"--addr", addr, "--ca-cert", serverCA.file},
+		{name: "CA file, token over TLS", args: []string{"--addr", byName, "--ca-cert", serverCAFile, "--token", testToken}},
+		{name: "server name overrides the address", args: []string{"--addr", addr, "--ca-cert", serverCAFile, "--server-name", "tally.test"}},
+		{name: "address the certificate does not name", args: []string{"--addr", addr, "--ca-cert", serverCAFile},
 			wantCode: exitUnreachable, wantStderr: "cannot validate certificate for 127.0.0.1"},
 		{name: "system roots do not know the CA", args: []string{"--addr", byName, "--tls"},
 			wantCode: exitUnreachable, wantStderr: "certificate signed by unknown authority"},
-		{name: "client certificate", args: []string{"--addr", byName, "--ca-cert", serverCA.file, "--client-cert", client.certFile, "--client-key", client.keyFile},
+		{name: "client certificate", args: []string{"--addr", byName, "--ca-cert", serverCAFile, "--client-cert", clientCert, "--client-key", clientKey},
 			wantCN: "ops.tally.internal"},
 		// Go's TLS client offers only a certificate the server's CAs issued;
 		// the call goes on without one, and the server sees no identity.
-		{name: "client certificate from another CA", args: []string{"--addr", byName, "--ca-cert", serverCA.file, "--client-cert", stranger.certFile, "--client-key", stranger.keyFile}},
+		{name: "client certificate from another CA", args: []string{"--addr", byName, "--ca-cert", serverCAFile, "--client-cert", strangerCert, "--client-key", strangerKey}},
 		{name: "plaintext to a TLS server", args: []string{"--addr", byName},
 			wantCode: exitUnreachable, wantStderr: "cannot reach the server"},
 		{name: "missing CA file", args: []string{"--addr", byName, "--ca-cert", missing},
 			wantCode: exitUsage, wantStderr: "tally: --ca-cert: open " + missing + ": no such file or directory\n"},
 		{name: "CA file without a certificate", args: []string{"--addr", byName, "--ca-cert", notPEM},
 			wantCode: exitUsage, wantStderr: "tally: --ca-cert " + notPEM + ": no PEM certificate in the file\n"},
-		{name: "client key that does not exist", args: []string{"--addr", byName, "--client-cert", client.certFile, "--client-key", missing},
-			wantCode: exitUsage, wantStderr: "tally: --client-cert " + client.certFile + ", --client-key " + missing + ": open " + missing},
+		{name: "client key that does not exist", args: []string{"--addr", byName, "--client-cert", clientCert, "--client-key", missing},
+			wantCode: exitUsage, wantStderr: "tally: --client-cert " + clientCert + ", --client-key " + missing + ": open " + missing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/tally-dev/tally/internal/testpki"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
 
@@ -26,12 +27,12 @@ func (e *env) tlsClient(t *testing.T, cfg *tls.Config) *grpc.ClientConn {
 func TestMTLS(t *testing.T) {
 	t.Parallel()
 	setup := newTLSSetup(t, true)
-	other := newCA(t, "another CA")
+	other := testpki.NewCA(t, "another CA")
 	e := newEnv(t, envOptions{principals: testPrincipals, clientCerts: true, tls: &setup.files})
-	ops := setup.ca.client(t, certSpec{cn: certIdentity})
-	opsBySAN := setup.ca.client(t, certSpec{cn: "client-17", dns: []string{"x.example", certIdentity}})
-	stranger := setup.ca.client(t, certSpec{cn: "stranger.tally.internal"})
-	forged := other.client(t, certSpec{cn: certIdentity})
+	ops := setup.ca.Issue(t, testpki.Leaf{CN: certIdentity}).TLS(t)
+	opsBySAN := setup.ca.Issue(t, testpki.Leaf{CN: "client-17", DNS: []string{"x.example", certIdentity}}).TLS(t)
+	stranger := setup.ca.Issue(t, testpki.Leaf{CN: "stranger.tally.internal"}).TLS(t)
+	forged := other.Issue(t, testpki.Leaf{CN: certIdentity}).TLS(t)
 
 	tests := []struct {
 		name  string
@@ -55,7 +56,7 @@ func TestMTLS(t *testing.T) {
 			if tt.cert != nil {
 				certs = append(certs, *tt.cert)
 			}
-			conn := e.tlsClient(t, setup.clientConfig(certs...))
+			conn := e.tlsClient(t, setup.ca.ClientConfig(certs...))
 			id := "web-tls-" + string(rune('a'+i))
 			_, err := tallyv1.NewCounterServiceClient(conn).CreateCounter(withToken(testContext(t), tt.token),
 				&tallyv1.CreateCounterRequest{CounterId: id})
@@ -98,16 +99,16 @@ func TestClientCertsWithoutPolicy(t *testing.T) {
 		return handler(ctx, req)
 	}
 	e := newEnv(t, envOptions{clientCerts: true, tls: &setup.files, unary: record})
-	cert := setup.ca.client(t, certSpec{cn: "", uris: []string{"spiffe://tally/ops"}})
+	cert := setup.ca.Issue(t, testpki.Leaf{CN: "", URIs: []string{"spiffe://tally/ops"}}).TLS(t)
 
-	c := tallyv1.NewCounterServiceClient(e.tlsClient(t, setup.clientConfig(cert)))
+	c := tallyv1.NewCounterServiceClient(e.tlsClient(t, setup.ca.ClientConfig(cert)))
 	if _, err := c.DeleteCounter(testContext(t), &tallyv1.DeleteCounterRequest{Name: name("any")}); status.Code(err) != codes.NotFound {
 		t.Fatalf("DeleteCounter with a verified certificate: %v, want NotFound (allowed, no such counter)", err)
 	}
 	if seen.Load() != "spiffe://tally/ops" {
 		t.Errorf("the principal is %q, want the certificate's URI", seen.Load())
 	}
-	anon := tallyv1.NewCounterServiceClient(e.tlsClient(t, setup.clientConfig()))
+	anon := tallyv1.NewCounterServiceClient(e.tlsClient(t, setup.ca.ClientConfig()))
 	for _, token := range []string{"", tokAdmin} {
 		if _, err := anon.Increment(withToken(testContext(t), token), &tallyv1.IncrementRequest{Name: name("any"), Delta: 1}); status.Code(err) != codes.Unauthenticated {
 			t.Errorf("token %q without a certificate: %v, want Unauthenticated", token, err)
@@ -123,8 +124,8 @@ func TestCertificateNeedsVerification(t *testing.T) {
 	e := newEnv(t, envOptions{principals: testPrincipals, tls: &setup.files, tweakTLS: func(cfg *tls.Config) {
 		cfg.ClientAuth = tls.RequireAnyClientCert // asks for a certificate, verifies nothing
 	}})
-	cert := setup.ca.client(t, certSpec{cn: certIdentity})
-	c := tallyv1.NewCounterServiceClient(e.tlsClient(t, setup.clientConfig(cert)))
+	cert := setup.ca.Issue(t, testpki.Leaf{CN: certIdentity}).TLS(t)
+	c := tallyv1.NewCounterServiceClient(e.tlsClient(t, setup.ca.ClientConfig(cert)))
 	if _, err := c.Increment(testContext(t), &tallyv1.IncrementRequest{Name: name("web-x"), Delta: 1}); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("got %v, want Unauthenticated", err)
 	}
@@ -192,20 +193,20 @@ func TestTLS(t *testing.T) {
 		st := conn.ConnectionState()
 		return &st, nil
 	}
-	old := setup.clientConfig()
+	old := setup.ca.ClientConfig()
 	old.MinVersion, old.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
 	if _, err := handshake(old); err == nil {
 		t.Error("a TLS 1.1 handshake succeeded")
 	}
-	first, err := handshake(setup.clientConfig())
+	first, err := handshake(setup.ca.ClientConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	certPEM, keyPEM := setup.ca.issue(t, certSpec{server: true, cn: "tallyd renewed"})
-	writeFile(t, setup.files.keyFile, keyPEM)
-	writeFile(t, setup.files.certFile, certPEM)
-	renewed, err := handshake(setup.clientConfig())
+	renewedPair := setup.ca.Issue(t, testpki.Leaf{Server: true, CN: "tallyd renewed"})
+	writeFile(t, setup.files.keyFile, renewedPair.KeyPEM)
+	writeFile(t, setup.files.certFile, renewedPair.CertPEM)
+	renewed, err := handshake(setup.ca.ClientConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,11 +216,11 @@ func TestTLS(t *testing.T) {
 
 	// A pair that fails to load leaves the renewed one in use.
 	writeFile(t, setup.files.certFile, []byte("garbage"))
-	if st, err := handshake(setup.clientConfig()); err != nil || st.PeerCertificates[0].Subject.CommonName != "tallyd renewed" {
+	if st, err := handshake(setup.ca.ClientConfig()); err != nil || st.PeerCertificates[0].Subject.CommonName != "tallyd renewed" {
 		t.Errorf("with a broken certificate file: %v, %v; want the renewed certificate", st, err)
 	}
 	// Health is open over TLS without credentials.
-	if _, err := healthpb.NewHealthClient(e.tlsClient(t, setup.clientConfig())).Check(testContext(t), &healthpb.HealthCheckRequest{}); err != nil {
+	if _, err := healthpb.NewHealthClient(e.tlsClient(t, setup.ca.ClientConfig())).Check(testContext(t), &healthpb.HealthCheckRequest{}); err != nil {
 		t.Errorf("health check: %v", err)
 	}
 }

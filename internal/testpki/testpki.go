@@ -33,9 +33,12 @@ type Leaf struct {
 	// Server makes a server certificate, valid for 127.0.0.1, ::1 and localhost besides DNS;
 	// otherwise the certificate is for client authentication.
 	Server bool
-	CN     string
-	DNS    []string
-	URIs   []string
+	// NoLoopback leaves 127.0.0.1, ::1 and localhost out of a server certificate: it names only
+	// DNS, as a test wants that dials an address the certificate does not name.
+	NoLoopback bool
+	CN         string
+	DNS        []string
+	URIs       []string
 }
 
 // Pair is a certificate and its key, PEM-encoded.
@@ -103,6 +106,8 @@ func (ca *CA) Issue(t testing.TB, leaf Leaf) Pair {
 	}
 	if leaf.Server {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	}
+	if leaf.Server && !leaf.NoLoopback {
 		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 		tmpl.DNSNames = append(tmpl.DNSNames, "localhost")
 	}

@@ -37,3 +37,23 @@ func TestIssuedCertificatesVerify(t *testing.T) {
 		})
 	}
 }
+
+// TestNoLoopback: a server certificate without the loopback names verifies for its DNS names
+// only, not for 127.0.0.1, ::1 or localhost.
+func TestNoLoopback(t *testing.T) {
+	t.Parallel()
+	ca := NewCA(t, "ca")
+	leaf, err := x509.ParseCertificate(ca.Issue(t, Leaf{Server: true, NoLoopback: true, CN: "tallyd", DNS: []string{"tally.test"}}).TLS(t).Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leaf.IPAddresses) != 0 {
+		t.Errorf("IP SANs %v, want none", leaf.IPAddresses)
+	}
+	for host, want := range map[string]bool{"tally.test": true, "127.0.0.1": false, "::1": false, "localhost": false} {
+		_, err := leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: host, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+		if (err == nil) != want {
+			t.Errorf("verify for %s: %v, want success %v", host, err, want)
+		}
+	}
+}
