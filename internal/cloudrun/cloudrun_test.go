@@ -104,6 +104,7 @@ func TestTallydRunsAsOnCloudRun(t *testing.T) {
 		tokens bool
 	}{
 		{"IAM only", nil, false},
+		{"token file", map[string]string{"token_secret_id": `"tally-tokens"`}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
