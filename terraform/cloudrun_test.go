@@ -111,14 +111,16 @@ func TestCloudRunService(t *testing.T) {
 			if port.str("name") != "h2c" {
 				t.Errorf("port name %q, want h2c: Cloud Run would speak HTTP/1.1 to tallyd", port.str("name"))
 			}
-			for _, probe := range []string{"startup_probe", "liveness_probe"} {
-				p := serving.blocks[probe]
-				if len(p) != 1 || len(p[0].blocks["grpc"]) != 1 {
-					t.Errorf("%s is not a gRPC health probe", probe)
+			// Startup waits for gRPC health (Firestore reachable); liveness only for the port,
+			// so that an outage of Firestore does not restart every instance.
+			for _, probe := range []struct{ name, kind string }{{"startup_probe", "grpc"}, {"liveness_probe", "tcp_socket"}} {
+				p := serving.blocks[probe.name]
+				if len(p) != 1 || len(p[0].blocks[probe.kind]) != 1 || len(p[0].blocks) != 1 {
+					t.Errorf("%s is not a %s probe alone", probe.name, probe.kind)
 					continue
 				}
-				if got, want := p[0].blocks["grpc"][0].attrs["port"], port.attrs["container_port"]; !got.RawEquals(want) {
-					t.Errorf("%s probes port %v, the container serves on %v", probe, got.GoString(), want.GoString())
+				if got, want := p[0].blocks[probe.kind][0].attrs["port"], port.attrs["container_port"]; !got.RawEquals(want) {
+					t.Errorf("%s probes port %v, the container serves on %v", probe.name, got.GoString(), want.GoString())
 				}
 			}
 			c, err := CloudRunContainer(moduleDir, vars)

@@ -99,14 +99,14 @@ resource "google_cloud_run_v2_service" "tally" {
         }
       }
 
-      # Restarts an instance whose health stays failed for 30 s. tallyd reports NOT_SERVING while
-      # Firestore is unreachable, so an outage of Firestore longer than that restarts instances;
-      # they come back once it returns.
+      # Restarts an instance that stops accepting connections for 30 s. Not gRPC health: tallyd
+      # reports NOT_SERVING while Firestore is unreachable, and restarting instances during an
+      # outage of Firestore would only drop the calls they hold.
       liveness_probe {
         period_seconds    = 10
         timeout_seconds   = 5
         failure_threshold = 3
-        grpc {
+        tcp_socket {
           port = local.grpc_port
         }
       }
