@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"os"
@@ -38,9 +39,11 @@ type Auth struct {
 	policy atomic.Pointer[Policy]
 	// reloadMu serialises reloads (Reload, from SIGHUP, and Watch) and guards seen.
 	reloadMu sync.Mutex
-	// seen is the tokens file as Watch last looked at it, loaded or not, so that a file that
-	// fails to load is reported once, not on every poll.
-	seen os.FileInfo
+	// seen is the SHA-256 of the tokens file's content as last looked at, loaded or not (nil
+	// while unreadable), so that a file that fails to load is reported once, not on every poll.
+	// Content, not size and modification time: a rewrite of the same size within the
+	// file system's time granularity must not go unnoticed (a revoked token would stay valid).
+	seen *[sha256.Size]byte
 	// polled, when set (by tests), is called after each of Watch's looks at the file.
 	polled func()
 }
@@ -58,16 +61,12 @@ func New(opts Options) (*Auth, error) {
 	if opts.TokensFile == "" {
 		return a, nil
 	}
-	fi, statErr := os.Stat(opts.TokensFile) // before reading: a change after it is seen by Watch
 	pol, err := Load(opts.TokensFile)
 	if err != nil {
 		return nil, err
 	}
-	if statErr != nil {
-		return nil, fmt.Errorf("reading the tokens file: %w", statErr)
-	}
 	a.policy.Store(pol)
-	a.seen = fi
+	a.seen = &pol.digest
 	a.log.Info("auth policy loaded", "file", opts.TokensFile, "principals", pol.Len())
 	return a, nil
 }
@@ -88,9 +87,9 @@ func (a *Auth) Reload() error {
 	}
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
-	fi, err := os.Stat(a.opts.TokensFile)
-	if err == nil {
-		a.seen = fi
+	if data, err := os.ReadFile(a.opts.TokensFile); err == nil {
+		d := sha256.Sum256(data)
+		a.seen = &d
 	}
 	return a.reloadLocked(false)
 }

@@ -160,6 +160,29 @@ func TestWatch(t *testing.T) {
 		afterChange(t, polled)
 		e.wantCodes(t, map[string]codes.Code{tokWebRW: codes.OK, "tly_new": codes.Unauthenticated})
 	})
+
+	// A token revoked by rewriting the file in place with a policy of the same size, within the
+	// modification time's granularity: only the content tells the change.
+	t.Run("same size and time", func(t *testing.T) {
+		before, err := os.Stat(e.tokensFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		revoked := append([]testPrincipal(nil), policyOld...)
+		revoked[1].Token = tokWebRW[:len(tokWebRW)-1] + "x"
+		data := policyJSON(t, revoked...)
+		if int64(len(data)) != before.Size() {
+			t.Fatalf("the rewritten policy has %d bytes, the old %d: the test needs the same size", len(data), before.Size())
+		}
+		if err := os.WriteFile(e.tokensFile, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(e.tokensFile, before.ModTime(), before.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		afterChange(t, polled)
+		e.wantCodes(t, map[string]codes.Code{tokWebRW: codes.Unauthenticated, revoked[1].Token: codes.OK})
+	})
 }
 
 // TestReloadKeepsCallsInFlight: a call authorised before a reload that revokes its token

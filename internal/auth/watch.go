@@ -2,14 +2,15 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"os"
 	"time"
 )
 
 // Watch polls the tokens file every PollInterval until ctx ends and reloads it when it changes,
 // as Reload does. A change is a different file (replaced by a rename, or a symlink pointed
-// elsewhere, as Kubernetes does with mounted secrets), size or modification time; a changed file
-// with the content of the policy in force is not reloaded. A file that fails to load is logged
+// elsewhere, as Kubernetes does with mounted secrets) or the same file rewritten: any change of
+// content; a file rewritten with the content of the policy in force is not reloaded. A file that fails to load is logged
 // once per change and leaves the old policy in force. Without a TokensFile Watch returns at once.
 // Run it in its own goroutine.
 func (a *Auth) Watch(ctx context.Context) {
@@ -31,11 +32,12 @@ func (a *Auth) Watch(ctx context.Context) {
 	}
 }
 
-// poll reloads the tokens file if it changed since it was last seen.
+// poll reloads the tokens file if its content changed since it was last seen. Reading a file
+// of a few kilobytes every PollInterval costs nothing worth saving.
 func (a *Auth) poll() {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
-	fi, err := os.Stat(a.opts.TokensFile)
+	data, err := os.ReadFile(a.opts.TokensFile)
 	if err != nil {
 		// A file being replaced may be missing for a moment; the policy in force stands, and
 		// the next poll looks again. A file gone for good is reported once.
@@ -45,9 +47,10 @@ func (a *Auth) poll() {
 		a.seen = nil
 		return
 	}
-	if a.seen != nil && os.SameFile(a.seen, fi) && a.seen.Size() == fi.Size() && a.seen.ModTime().Equal(fi.ModTime()) {
+	d := sha256.Sum256(data)
+	if a.seen != nil && *a.seen == d {
 		return
 	}
-	a.seen = fi
+	a.seen = &d
 	_ = a.reloadLocked(true) // logged there
 }
