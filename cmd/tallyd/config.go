@@ -202,6 +202,20 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// checkListenerLoopback repeats Validate's refusal on the address actually bound: a host name
+// Validate took for loopback (localhost) is resolved by the system, which may say otherwise.
+func checkListenerLoopback(c *Config, bound net.Addr) error {
+	if c.Insecure || c.TokensFile != "" || c.ClientCA != "" {
+		return nil
+	}
+	tcp, ok := bound.(*net.TCPAddr)
+	if ok && tcp.IP.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("refusing to serve without authentication: --addr %s is bound to %s, which is not a loopback address; "+
+		"give --tokens-file or --client-ca, or --insecure if the network alone decides who may connect", c.Addr, bound)
+}
+
 // isLoopback reports whether a listen host accepts connections from this machine only. An empty
 // host is every interface; a host name other than localhost may resolve to anything, so it
 // counts as reachable from elsewhere.

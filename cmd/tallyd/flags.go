@@ -29,7 +29,7 @@ const (
 	defaultAddr               = "127.0.0.1:8080"
 	defaultAdminAddr          = "127.0.0.1:9464"
 	defaultShutdownTimeout    = 30 * time.Second
-	defaultMaxMessageBytes    = 4 << 20
+	defaultMaxMessageBytes    = 1 << 20 // the largest valid request, 500 increments of the longest ids, is about 760 KB
 	defaultDefaultDeadline    = 30 * time.Second
 	defaultMaxConcurrentCalls = 1024
 	defaultKeepaliveMinTime   = 10 * time.Second

@@ -137,7 +137,7 @@ func TestConfigurationLineHasEveryOption(t *testing.T) {
 	}
 	var line map[string]any
 	for _, l := range strings.Split(logs.String(), "\n") {
-		if err := json.Unmarshal([]byte(l), &line); err == nil && line["msg"] == "configuration" {
+		if err := json.Unmarshal([]byte(l), &line); err == nil && line["message"] == "configuration" {
 			break
 		}
 		line = nil

@@ -19,6 +19,10 @@ import (
 // clients behind a connection-level load balancer spread over replicas added since they
 // connected.
 const (
+	// maxHeaderListBytes bounds a call's metadata (gRPC's default is 16 MiB): a token and a
+	// trace context need a few hundred bytes.
+	maxHeaderListBytes = 64 << 10
+
 	keepaliveTime    = time.Minute
 	keepaliveTimeout = 20 * time.Second
 	maxConnectionAge = 30 * time.Minute
@@ -29,6 +33,11 @@ const (
 func limitOptions(cfg *Config) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
+		// gRPC reads a request's whole message before any interceptor, the limiter's included,
+		// runs: streams beyond the call limit on one connection could only be shed, so they are
+		// not opened at all, which bounds what one connection can make tallyd buffer.
+		grpc.MaxConcurrentStreams(uint32(cfg.MaxConcurrentCalls)),
+		grpc.MaxHeaderListSize(maxHeaderListBytes),
 		// A client pinging more often than MinTime is sent GOAWAY (too_many_pings) and
 		// disconnected. Pings on a connection without calls are allowed: clients keep idle
 		// connections warm that way.

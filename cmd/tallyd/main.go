@@ -126,6 +126,9 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
+	if err := checkListenerLoopback(cfg, lis.Addr()); err != nil {
+		return errors.Join(err, lis.Close())
+	}
 	var admin *adminServer
 	adminFailed := make(<-chan error) // never fires while the admin listener is disabled
 	if cfg.AdminAddr != "" {
@@ -159,8 +162,12 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 	case err := <-served:
 		return fmt.Errorf("serving: %w", err)
 	case err := <-adminFailed:
-		gs.Stop()
-		return fmt.Errorf("serving the admin listener: %w", err)
+		// The calls in flight still get the graceful shutdown: their increments are committed
+		// and answered before storage closes.
+		log.Error("the admin listener failed; shutting down", "err", err)
+		stopProbing()
+		return errors.Join(fmt.Errorf("serving the admin listener: %w", err),
+			shutdown(gs, healthSrv, counters, calls, cfg.ShutdownTimeout, log))
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: refusing new calls, committing and answering the calls in flight")
@@ -176,7 +183,46 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogJSON {
+		opts.ReplaceAttr = cloudLoggingAttr(cfg.Project)
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// cloudLoggingAttr names the fields of JSON lines as Cloud Logging reads them from a
+// container's output (severity, message, and the trace of the line when the project is known,
+// so that the line shows under its trace), which most other collectors read as well.
+func cloudLoggingAttr(project string) func(groups []string, a slog.Attr) slog.Attr {
+	return func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) > 0 {
+			return a
+		}
+		switch a.Key {
+		case slog.LevelKey:
+			level, _ := a.Value.Any().(slog.Level)
+			severity := "DEFAULT"
+			switch {
+			case level >= slog.LevelError:
+				severity = "ERROR"
+			case level >= slog.LevelWarn:
+				severity = "WARNING"
+			case level >= slog.LevelInfo:
+				severity = "INFO"
+			default:
+				severity = "DEBUG"
+			}
+			return slog.String("severity", severity)
+		case slog.MessageKey:
+			return slog.Attr{Key: "message", Value: a.Value}
+		case telemetry.TraceIDKey:
+			if project != "" {
+				return slog.String("logging.googleapis.com/trace", "projects/"+project+"/traces/"+a.Value.String())
+			}
+		case telemetry.SpanIDKey:
+			if project != "" {
+				return slog.Attr{Key: "logging.googleapis.com/spanId", Value: a.Value}
+			}
+		}
+		return a
+	}
 }

@@ -277,21 +277,55 @@ func (b *syncBuffer) String() string {
 
 // TestAuditLinesCarryTheTraceID: an admin operation is logged as an audit line with the
 // caller's identity and the trace id the caller propagated (W3C traceparent), with tracing
-// export off as by default.
+// export off as by default; the JSON line has Cloud Logging's field names, its trace named in
+// the project.
 func TestAuditLinesCarryTheTraceID(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens.json")
 	token, hash := newToken(t)
 	writeTokens(t, tokens, principal{ID: "ops", TokenSHA256: hash, Prefixes: []string{""}, Permissions: []string{"admin"}})
+	addr, logs := startTallydLogged(t, "--data-dir", dir, "--tokens-file", tokens, "--log-json",
+		"--storage", "embedded", "--project", "audit-project")
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	callCtx := metadata.AppendToOutgoingContext(withToken(t.Context(), token), "traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	if _, err := dial(t, addr).CreateCounter(callCtx, &tallyv1.CreateCounterRequest{CounterId: "audited"}); err != nil {
+		t.Fatal(err)
+	}
+	var audit map[string]any
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["message"] == "audit" {
+			audit = rec
+		}
+	}
+	if audit == nil {
+		t.Fatalf("no audit line in:\n%s", logs.String())
+	}
+	if want := "projects/audit-project/traces/" + traceID; audit["logging.googleapis.com/trace"] != want {
+		t.Errorf("audit line's trace = %v, want %s: %v", audit["logging.googleapis.com/trace"], want, audit)
+	}
+	if audit["severity"] != "INFO" {
+		t.Errorf("audit line's severity = %v, want INFO", audit["severity"])
+	}
+	if !strings.Contains(fmt.Sprint(audit), "ops") {
+		t.Errorf("audit line names no principal: %v", audit)
+	}
+	if strings.Contains(logs.String(), token) || strings.Contains(logs.String(), hash) {
+		t.Error("the logs hold the token or its hash")
+	}
+}
+
+// startTallydLogged runs tallyd in-process like startTallyd, and returns its address and what it
+// logs at info level and above.
+func startTallydLogged(t *testing.T, args ...string) (string, *syncBuffer) {
+	t.Helper()
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan listening, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--admin-addr=", "--data-dir", dir, "--tokens-file", tokens, "--log-json"},
-			envMap(nil), io.Discard, logs, ready)
-	}()
+	args = append([]string{"--addr", "127.0.0.1:0", "--admin-addr=", "--data-dir", t.TempDir()}, args...)
+	go func() { done <- run(ctx, args, envMap(nil), io.Discard, logs, ready) }()
 	var at listening
 	select {
 	case at = <-ready:
@@ -305,28 +339,24 @@ func TestAuditLinesCarryTheTraceID(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	callCtx := metadata.AppendToOutgoingContext(withToken(t.Context(), token), "traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
-	if _, err := dial(t, at.grpc).CreateCounter(callCtx, &tallyv1.CreateCounterRequest{CounterId: "audited"}); err != nil {
+	return at.grpc, logs
+}
+
+// TestSIGHUPWithoutTokensFile: SIGHUP, the usual request to reload, does not stop a tallyd that
+// has nothing to reload (its default action would end the process without a graceful shutdown).
+func TestSIGHUPWithoutTokensFile(t *testing.T) {
+	addr, logs := startTallydLogged(t)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	var audit map[string]any
-	for _, line := range strings.Split(logs.String(), "\n") {
-		var rec map[string]any
-		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "audit" {
-			audit = rec
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "SIGHUP: no tokens file to reload") {
+		if time.Now().After(deadline) {
+			t.Fatalf("tallyd did not take SIGHUP; its log:\n%s", logs.String())
 		}
+		time.Sleep(10 * time.Millisecond) // the signal is delivered asynchronously, with no event to wait on
 	}
-	if audit == nil {
-		t.Fatalf("no audit line in:\n%s", logs.String())
-	}
-	if audit["trace_id"] != traceID {
-		t.Errorf("audit line's trace_id = %v, want %s: %v", audit["trace_id"], traceID, audit)
-	}
-	if !strings.Contains(fmt.Sprint(audit), "ops") {
-		t.Errorf("audit line names no principal: %v", audit)
-	}
-	if strings.Contains(logs.String(), token) || strings.Contains(logs.String(), hash) {
-		t.Error("the logs hold the token or its hash")
+	if _, err := dial(t, addr).Increment(t.Context(), &tallyv1.IncrementRequest{Name: "counters/after-hup", Delta: 1}); err != nil {
+		t.Fatalf("after SIGHUP: %v", err)
 	}
 }
