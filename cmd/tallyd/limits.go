@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,9 +35,11 @@ func limitOptions(cfg *Config) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 		// gRPC reads a request's whole message before any interceptor, the limiter's included,
-		// runs: streams beyond the call limit on one connection could only be shed, so they are
-		// not opened at all, which bounds what one connection can make tallyd buffer.
-		grpc.MaxConcurrentStreams(uint32(cfg.MaxConcurrentCalls)),
+		// runs, so the call limit alone does not bound what one connection can make tallyd
+		// buffer. Twice the call limit leaves room for the calls the limiter must see to shed
+		// (a client over one connection gets RESOURCE_EXHAUSTED, not a queue of its own),
+		// and bounds a connection's buffered requests to 2 x calls x --max-message-bytes.
+		grpc.MaxConcurrentStreams(uint32(min(2*cfg.MaxConcurrentCalls, math.MaxUint32))),
 		grpc.MaxHeaderListSize(maxHeaderListBytes),
 		// A client pinging more often than MinTime is sent GOAWAY (too_many_pings) and
 		// disconnected. Pings on a connection without calls are allowed: clients keep idle
