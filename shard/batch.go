@@ -9,7 +9,8 @@ import (
 
 // BatchIncrement applies all deltas in one atomic commit: every counter gets its share or none
 // does. Deltas of the same counter add up. Counters are created on first use. With a key the
-// whole batch applies at most once per key within the key retention.
+// whole batch applies at most once per (key, set of counters named) within the key retention:
+// a batch with the same key over another set of counters is another batch (see batchRecordID).
 func (s *Counters) BatchIncrement(ctx context.Context, deltas []Delta, key string) (WriteResult, error) {
 	if err := checkCount("deltas", len(deltas), MaxBatchDeltas, "deltas"); err != nil {
 		return WriteResult{}, err
@@ -41,7 +42,7 @@ func (s *Counters) BatchIncrement(ctx context.Context, deltas []Delta, key strin
 		r.parts = append(r.parts, part{e, totals[e.id]})
 	}
 	if key != "" {
-		r.record = s.batchRecordRef(key)
+		r.record = s.batchRecordRef(key, ids)
 	}
 	var out WriteResult
 	var outErr error

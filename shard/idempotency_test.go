@@ -134,8 +134,8 @@ func TestBatchIncrementIsAtomic(t *testing.T) {
 	if err != nil || !again.Duplicate || !again.CommitTime.Equal(r.CommitTime) {
 		t.Fatalf("the same batch reordered: %+v, %v; want a duplicate", again, err)
 	}
-	if _, err := s.BatchIncrement(ctx, []shard.Delta{{CounterID: "a", Delta: 9}}, "batch-1"); !errors.Is(err, shard.ErrKeyReused) {
-		t.Fatalf("another batch with the key: %v, want ErrKeyReused", err)
+	if _, err := s.BatchIncrement(ctx, []shard.Delta{{CounterID: "a", Delta: 9}, {CounterID: "b", Delta: 2}}, "batch-1"); !errors.Is(err, shard.ErrKeyReused) {
+		t.Fatalf("another batch of the same counters with the key: %v, want ErrKeyReused", err)
 	}
 	if a, b := mustValue(t, s, "a"), mustValue(t, s, "b"); a != 4 || b != 2 {
 		t.Fatalf("a=%d b=%d, want 4 and 2", a, b)
@@ -153,6 +153,57 @@ func TestBatchIncrementIsAtomic(t *testing.T) {
 	}
 	if got := mustValue(t, s, "a"); got != 4 {
 		t.Fatalf("a=%d after a failed batch, want 4: nothing may apply", got)
+	}
+}
+
+// TestBatchKeysAreScopedToTheirCounters: a BatchIncrement's key is scoped to the set of counters
+// the batch names. The same key on a disjoint set (another tenant's counters), or on an
+// overlapping but different set, is another batch and applies; the same key on the same set, in
+// any order and with names repeated, is a duplicate; different deltas on the same set fail.
+func TestBatchKeysAreScopedToTheirCounters(t *testing.T) {
+	t.Parallel()
+	em := emulatortest.Start(t, emulator.Options{})
+	s := storeOn(t, em, shard.Options{})
+	ctx := context.Background()
+	const key = "order-1001"
+	first, err := s.BatchIncrement(ctx, []shard.Delta{{CounterID: "b-x", Delta: 1}}, key)
+	if err != nil || first.Duplicate {
+		t.Fatalf("first batch: %+v, %v", first, err)
+	}
+	a := []shard.Delta{{CounterID: "a-orders", Delta: 5}, {CounterID: "a-items", Delta: 2}, {CounterID: "a-orders", Delta: 1}}
+	r, err := s.BatchIncrement(ctx, a, key)
+	if err != nil || r.Duplicate {
+		t.Fatalf("the key on a disjoint set of counters: %+v, %v; want applied", r, err)
+	}
+	// The same set: reordered, split and repeated differently, with the same totals.
+	same := []shard.Delta{{CounterID: "a-items", Delta: 1}, {CounterID: "a-orders", Delta: 6}, {CounterID: "a-items", Delta: 1}, {CounterID: "a-orders", Delta: 0}}
+	again, err := s.BatchIncrement(ctx, same, key)
+	if err != nil || !again.Duplicate || !again.CommitTime.Equal(r.CommitTime) {
+		t.Fatalf("the same batch of the same set: %+v, %v; want a duplicate of %v", again, err, r.CommitTime)
+	}
+	// Another server finds the same record.
+	other := storeOn(t, em, shard.Options{})
+	if again, err := other.BatchIncrement(ctx, same, key); err != nil || !again.Duplicate {
+		t.Fatalf("the same batch on another server: %+v, %v; want a duplicate", again, err)
+	}
+	if _, err := s.BatchIncrement(ctx, []shard.Delta{{CounterID: "a-orders", Delta: 7}, {CounterID: "a-items", Delta: 2}}, key); !errors.Is(err, shard.ErrKeyReused) {
+		t.Fatalf("other deltas on the same set with the key: %v, want ErrKeyReused", err)
+	}
+	// A superset and a subset are other sets.
+	if r, err := s.BatchIncrement(ctx, []shard.Delta{{CounterID: "a-orders", Delta: 10}}, key); err != nil || r.Duplicate {
+		t.Fatalf("the key on a subset: %+v, %v; want applied", r, err)
+	}
+	if r, err := s.BatchIncrement(ctx, []shard.Delta{{CounterID: "b-x", Delta: 1}, {CounterID: "a-items", Delta: 100}}, key); err != nil || r.Duplicate {
+		t.Fatalf("the key on an overlapping set: %+v, %v; want applied", r, err)
+	}
+	// The first batch is still known under its own set.
+	if r, err := s.BatchIncrement(ctx, []shard.Delta{{CounterID: "b-x", Delta: 1}, {CounterID: "b-x", Delta: 0}}, key); err != nil || !r.Duplicate {
+		t.Fatalf("the first batch repeated: %+v, %v; want a duplicate", r, err)
+	}
+	for id, want := range map[string]int64{"b-x": 2, "a-orders": 16, "a-items": 102} {
+		if got := mustValue(t, s, id); got != want {
+			t.Errorf("%s = %d, want %d", id, got, want)
+		}
 	}
 }
 

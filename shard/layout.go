@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"cloud.google.com/go/firestore"
@@ -15,7 +16,7 @@ import (
 //	counters/{id}                            metadata: id, shard_count, generation (+ reset_time, exact)
 //	counters/{id}/shards/{n}                 count: this shard's part of the value; generation; attempt
 //	counters/{id}/idempotency/{sha256(key)}  a keyed Increment or Reset (see records.go)
-//	idempotency/{sha256(key)}                a keyed BatchIncrement
+//	idempotency/{sha256(key, counter ids)}   a keyed BatchIncrement (see batchRecordID)
 //
 // The shard documents 0..shard_count-1 are written together with the metadata when a counter is
 // created, and by every resize and reset; increments only update them, conditional on their last
@@ -79,9 +80,41 @@ func (s *Counters) recordRef(id, key string) *firestore.DocumentRef {
 	return s.recordsRef(id).Doc(keyHash(key))
 }
 
-// batchRecordRef is where the record of a keyed BatchIncrement lives.
-func (s *Counters) batchRecordRef(key string) *firestore.DocumentRef {
-	return s.client.Collection(recordsCollection).Doc(keyHash(key))
+// batchRecordRef is where the record of a keyed BatchIncrement of the counters ids lives.
+func (s *Counters) batchRecordRef(key string, ids []string) *firestore.DocumentRef {
+	return s.client.Collection(recordsCollection).Doc(batchRecordID(key, ids))
+}
+
+// batchRecordID derives the document id of a BatchIncrement's record from its key and the set of
+// counters it names (ids in any order, repeats ignored): a hash over the key and the sorted,
+// distinct ids, each length-prefixed so that no two different (key, set) pairs write the same
+// bytes. The record is top-level, one collection for the whole database, while whoever may call
+// BatchIncrement is allowed only on the counters it names (internal/auth checks names, not keys):
+// with the key alone as id, a caller on other counters could take a key first, so that the
+// owner's batch failed with ErrKeyReused, or learn which keys the owner used. Two batches now
+// share a record only if they name the same counters, which takes being allowed on all of them.
+//
+// Builds before this one used sha256(key) as the id; their records are not found under this one.
+func batchRecordID(key string, ids []string) string {
+	set := slices.Compact(slices.Sorted(slices.Values(ids)))
+	h := sha256.New()
+	var buf []byte
+	field := func(s string) {
+		buf = strconv.AppendInt(buf[:0], int64(len(s)), 10)
+		buf = append(buf, ':')
+		buf = append(buf, s...)
+		buf = append(buf, '\n')
+		h.Write(buf)
+	}
+	field("tally.batch")
+	field(key)
+	buf = strconv.AppendInt(buf[:0], int64(len(set)), 10)
+	buf = append(buf, '\n')
+	h.Write(buf)
+	for _, id := range set {
+		field(id)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // keyHash derives a document id from an arbitrary key: keys may be long or contain '/'.

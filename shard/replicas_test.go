@@ -84,6 +84,7 @@ type modelRecord struct {
 	fingerprint string // "increment:<delta>", "reset", or a batch's canonical totals
 	commitTime  time.Time
 	deltas      []shard.Delta // a batch's deltas as first sent, to re-send them
+	key         string        // a batch's key
 }
 
 type model struct {
@@ -91,7 +92,17 @@ type model struct {
 	// records of keyed Increments and Resets, by counter and key. They outlive the counter: a
 	// delete does not remove them.
 	records map[string]map[string]modelRecord
-	batches map[string]modelRecord // records of keyed BatchIncrements, by key
+	batches map[string]modelRecord // records of keyed BatchIncrements, by batchScope
+}
+
+// batchScope is what a BatchIncrement's key is scoped to: the key and the set of counters the
+// batch names (the order and repeats of the names do not matter).
+func batchScope(key string, deltas []shard.Delta) string {
+	var ids []string
+	for _, d := range deltas {
+		ids = append(ids, d.CounterID)
+	}
+	return fmt.Sprintf("%q %q", key, slices.Compact(slices.Sorted(slices.Values(ids))))
 }
 
 func newModel() *model {
@@ -279,25 +290,33 @@ func (g *opGen) next(m *model) modelOp {
 				o.delta++
 			}
 		}
-	case w < 56: // batch increment: unkeyed, fresh key, re-sent (reordered) or another batch
+	case w < 56: // batch increment: unkeyed, fresh key, re-sent (reordered), or another batch with a used key
 		o.kind = opBatchIncrement
 		for range 1 + g.rng.IntN(4) {
 			o.deltas = append(o.deltas, shard.Delta{CounterID: g.id(), Delta: g.delta()})
 		}
-		batchKeys := slices.Sorted(maps.Keys(m.batches))
-		switch v := g.rng.IntN(10); {
+		scopes := slices.Sorted(maps.Keys(m.batches))
+		switch v := g.rng.IntN(12); {
 		case v < 4:
 		case v < 7:
 			o.key = g.freshKey()
-		case len(batchKeys) == 0:
+		case len(scopes) == 0:
 			o.key = g.freshKey()
 		case v < 9:
-			o.key, _ = pick(batchKeys)
-			o.deltas = slices.Clone(m.batches[o.key].deltas)
+			scope, _ := pick(scopes)
+			o.key, o.deltas = m.batches[scope].key, slices.Clone(m.batches[scope].deltas)
 			g.rng.Shuffle(len(o.deltas), func(i, j int) { o.deltas[i], o.deltas[j] = o.deltas[j], o.deltas[i] })
-		default:
-			o.key, _ = pick(batchKeys)
-			o.deltas = append(slices.Clone(m.batches[o.key].deltas), shard.Delta{CounterID: g.id(), Delta: 1})
+		case v < 10: // the same counters, another delta on one: the key is reused
+			scope, _ := pick(scopes)
+			o.key, o.deltas = m.batches[scope].key, slices.Clone(m.batches[scope].deltas)
+			o.deltas = append(o.deltas, shard.Delta{CounterID: o.deltas[g.rng.IntN(len(o.deltas))].CounterID, Delta: 1})
+		case v < 11: // one more delta, on a counter in the set or not
+			scope, _ := pick(scopes)
+			o.key, o.deltas = m.batches[scope].key, slices.Clone(m.batches[scope].deltas)
+			o.deltas = append(o.deltas, shard.Delta{CounterID: g.id(), Delta: 1})
+		default: // the key of a batch, on counters of its own choosing
+			scope, _ := pick(scopes)
+			o.key = m.batches[scope].key
 		}
 	case w < 64:
 		o.kind = opGet
@@ -441,7 +460,7 @@ func (r *replicaRun) step(ctx context.Context) {
 		res, err := s.BatchIncrement(ctx, o.deltas, o.key)
 		r.note(res, err)
 		totals, fp, partial, overflow := batchTotals(o.deltas)
-		rec, recorded := m.batches[o.key]
+		rec, recorded := m.batches[batchScope(o.key, o.deltas)]
 		recorded = recorded && o.key != ""
 		switch {
 		case overflow:
@@ -480,7 +499,7 @@ func (r *replicaRun) step(ctx context.Context) {
 			m.counters[id].value += total
 		}
 		if o.key != "" {
-			m.batches[o.key] = modelRecord{fingerprint: fp, commitTime: res.CommitTime, deltas: slices.Clone(o.deltas)}
+			m.batches[batchScope(o.key, o.deltas)] = modelRecord{fingerprint: fp, commitTime: res.CommitTime, deltas: slices.Clone(o.deltas), key: o.key}
 		}
 
 	case opGet:

@@ -4,7 +4,8 @@
 //
 // Guarantees: an acknowledged increment is durable in Firestore. An increment with an
 // idempotency key applies at most once per (counter, key) while its record lives (KeyRetention),
-// even when a commit's answer is lost and the client library re-sends it. An increment without a
+// a keyed BatchIncrement once per (set of counters, key), even when a commit's answer is lost and
+// the client library re-sends it. An increment without a
 // key is at-least-once, as with Firestore's own increment: when the outcome of a commit cannot be
 // established the caller gets ErrUnknownOutcome, and retrying may apply it twice.
 package shard

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -119,4 +120,68 @@ func repeat(s string, n int) []string {
 		out[i] = s
 	}
 	return out
+}
+
+// TestBatchKeyIsScopedToTheBatchCounters: two tenants on disjoint prefixes using the same
+// BatchIncrement key do not see each other. A key taken first by one tenant neither blocks the
+// other's batch (which would fail FAILED_PRECONDITION and lose its count) nor answers it as a
+// duplicate, and a tenant cannot learn from the answer whether the other used a key. Within one
+// tenant a retry is a duplicate and other deltas under the key still fail.
+func TestBatchKeyIsScopedToTheBatchCounters(t *testing.T) {
+	t.Parallel()
+	const tokA, tokB = "tly_tenant-a", "tly_tenant-b"
+	e := newEnv(t, envOptions{principals: []testPrincipal{
+		{ID: "tenant-a", Token: tokA, Prefixes: []string{"a-"}, Permissions: []string{"read", "write"}},
+		{ID: "tenant-b", Token: tokB, Prefixes: []string{"b-"}, Permissions: []string{"read", "write"}},
+	}})
+	ctxA, ctxB := withToken(testContext(t), tokA), withToken(testContext(t), tokB)
+	batch := func(ctx context.Context, key string, ids ...string) (*tallyv1.BatchIncrementResponse, error) {
+		var reqs []*tallyv1.IncrementRequest
+		for _, id := range ids {
+			reqs = append(reqs, &tallyv1.IncrementRequest{Name: name(id), Delta: 5})
+		}
+		return e.client.BatchIncrement(ctx, &tallyv1.BatchIncrementRequest{Requests: reqs, IdempotencyKey: key})
+	}
+	wantApplied := func(who string, res *tallyv1.BatchIncrementResponse, err error) {
+		t.Helper()
+		if err != nil || res.GetDuplicate() {
+			t.Errorf("%s: duplicate=%v, %v (%v); want applied", who, res.GetDuplicate(), status.Code(err), err)
+		}
+	}
+	wantDuplicate := func(who string, res *tallyv1.BatchIncrementResponse, err error) {
+		t.Helper()
+		if err != nil || !res.GetDuplicate() {
+			t.Errorf("%s: duplicate=%v, %v (%v); want a duplicate", who, res.GetDuplicate(), status.Code(err), err)
+		}
+	}
+
+	// Tenant B takes a guessable key first, on its own counter; then tenant A uses it.
+	res, err := batch(ctxB, "order-1001", "b-x")
+	wantApplied("tenant B first", res, err)
+	res, err = batch(ctxA, "order-1001", "a-orders", "a-items")
+	wantApplied("tenant A after B used the key", res, err)
+	res, err = batch(ctxA, "order-1001", "a-items", "a-orders")
+	wantDuplicate("tenant A's retry", res, err)
+	res, err = batch(ctxB, "order-1001", "b-x")
+	wantDuplicate("tenant B's retry", res, err)
+
+	// Tenant A uses a key first; tenant B's probe with it tells B nothing.
+	res, err = batch(ctxA, "order-2002", "a-orders")
+	wantApplied("tenant A first", res, err)
+	res, err = batch(ctxB, "order-2002", "b-x")
+	wantApplied("tenant B probing A's key", res, err)
+
+	// Other deltas under a key on the same counters are still refused.
+	_, err = e.client.BatchIncrement(ctxA, &tallyv1.BatchIncrementRequest{
+		Requests: []*tallyv1.IncrementRequest{{Name: name("a-orders"), Delta: 6}}, IdempotencyKey: "order-2002"})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("other deltas under a used key: %v (%v), want FAILED_PRECONDITION", status.Code(err), err)
+	}
+
+	st := e.state(t, "a-orders", "a-items", "b-x")
+	for id, want := range map[string]int64{"a-orders": 10, "a-items": 5, "b-x": 10} {
+		if got := st[id].Value; got != want {
+			t.Errorf("%s = %d, want %d", id, got, want)
+		}
+	}
 }

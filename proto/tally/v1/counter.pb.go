@@ -320,7 +320,7 @@ type BatchIncrementRequest struct {
 	// sub-request must leave `idempotency_key` empty.
 	Requests []*IncrementRequest `protobuf:"bytes,1,rep,name=requests" json:"requests,omitempty"`
 	// Optional. At most 1,500 bytes of UTF-8. When set, the whole batch applies
-	// at most once per key within the retention window.
+	// at most once per (set of counters named, key) within the retention window.
 	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -377,7 +377,8 @@ type BatchIncrementResponse struct {
 	// was committed.
 	CommitTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=commit_time,json=commitTime" json:"commit_time,omitempty"`
 	// True if this call repeated an earlier batch with the same idempotency
-	// key: nothing was applied and `commit_time` is the original commit's.
+	// key over the same counters: nothing was applied and `commit_time` is the
+	// original commit's.
 	Duplicate     bool `protobuf:"varint,2,opt,name=duplicate" json:"duplicate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -83,7 +83,9 @@ type CounterServiceClient interface {
 	//
 	// Counters are created on first use as in Increment. The batch's
 	// `idempotency_key` covers the whole batch: it is applied at most once per
-	// key within the retention window.
+	// (set of counters named, key) within the retention window. The same key on
+	// a batch naming another set of counters is another batch (the order of the
+	// names and repeated names do not matter).
 	//
 	// Errors: INVALID_ARGUMENT when `requests` is empty or has more than 500
 	// entries, when any sub-request has a malformed `name` or a non-empty
@@ -296,7 +298,9 @@ type CounterServiceServer interface {
 	//
 	// Counters are created on first use as in Increment. The batch's
 	// `idempotency_key` covers the whole batch: it is applied at most once per
-	// key within the retention window.
+	// (set of counters named, key) within the retention window. The same key on
+	// a batch naming another set of counters is another batch (the order of the
+	// names and repeated names do not matter).
 	//
 	// Errors: INVALID_ARGUMENT when `requests` is empty or has more than 500
 	// entries, when any sub-request has a malformed `name` or a non-empty
