@@ -19,9 +19,11 @@ import (
 // Every instrument and attribute set is made once in New, so that recording allocates nothing.
 //
 // Tracing: each coalesced commit of a counter (one batch of a lane) is a span, tally.commit_batch,
-// linked to the span of every call it carries and a child of the first sampled one, so that the
-// trace of that call shows the batch and, beneath it, the Firestore calls the commit makes; with
-// a parent-based sampler a batch is recorded exactly when one of its callers is. A BatchIncrement
+// linked to the span of every call it carries (up to the SDK's link limit) and a child of the
+// first sampled one, so that the trace of that call shows the batch and, beneath it, the
+// Firestore calls the commit makes; every sampled caller's span links back to the batch span, so
+// every caller's trace reaches it even past the link limit. With a parent-based sampler a batch is
+// recorded exactly when one of its callers is. A BatchIncrement
 // is a span, tally.batch_increment, in its caller's trace; a commit that takes the locked path is
 // a span, tally.commit_locked, holding the transaction's calls. With a no-op tracer provider none
 // of this runs: the callers' contexts are not even looked at.
@@ -227,6 +229,11 @@ func (ins *instruments) read(ctx context.Context, op readOp, start time.Time) {
 // startBatch starts the span of a coalesced batch in a new context, detached from every caller's
 // cancellation: a child of the first sampled caller's span, linking every caller's. Without
 // tracing it returns the background context and a nil span, and looks at no caller.
+//
+// A span keeps only so many links (the SDK's default limit is 128) while a batch carries up to
+// MaxBatch (500) calls, so the batch's own links may miss some callers. Each sampled caller's span
+// therefore links to the batch span as well, once per caller span: every caller's trace reaches
+// its batch, however many share it. tally.batch.size says how many callers there were.
 func (ins *instruments) startBatch(calls []*call) (context.Context, trace.Span) {
 	ctx := context.Background()
 	if !ins.tracing {
@@ -247,7 +254,35 @@ func (ins *instruments) startBatch(calls []*call) (context.Context, trace.Span) 
 	if parent.IsValid() {
 		ctx = trace.ContextWithSpanContext(ctx, parent)
 	}
-	return ins.tracer.Start(ctx, spanCommitBatch, trace.WithLinks(links...), trace.WithSpanKind(trace.SpanKindInternal))
+	ctx, span := ins.tracer.Start(ctx, spanCommitBatch, trace.WithLinks(links...), trace.WithSpanKind(trace.SpanKindInternal))
+	linkCallers(calls, span.SpanContext())
+	return ctx, span
+}
+
+// linkCallers adds a link to the batch span batch to the span of every call whose span is
+// sampled and still recording, once per span (calls of one caller span may share a batch). A
+// batch that is not sampled is not linked to: its span is never exported.
+func linkCallers(calls []*call, batch trace.SpanContext) {
+	if !batch.IsSampled() {
+		return
+	}
+	link := trace.Link{SpanContext: batch}
+	var linked map[trace.SpanID]bool
+	for _, c := range calls {
+		sc := trace.SpanContextFromContext(c.ctx)
+		if !sc.IsSampled() {
+			continue
+		}
+		span := trace.SpanFromContext(c.ctx)
+		if !span.IsRecording() || linked[sc.SpanID()] {
+			continue
+		}
+		if linked == nil {
+			linked = make(map[trace.SpanID]bool, len(calls))
+		}
+		linked[sc.SpanID()] = true
+		span.AddLink(link)
+	}
 }
 
 // start starts a span named name in ctx; without tracing it returns ctx unchanged and a nil span.

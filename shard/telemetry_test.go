@@ -2,6 +2,7 @@ package shard_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/tally-dev/tally/emulator"
 	"github.com/tally-dev/tally/emulator/emulatortest"
+	"github.com/tally-dev/tally/internal/faultinject"
 	"github.com/tally-dev/tally/shard"
 )
 
@@ -156,5 +158,91 @@ func TestBatchIncrementSpanAndCounts(t *testing.T) {
 	if c, k, out := spanAttr(first, "tally.batch.counters").AsInt64(), spanAttr(first, "tally.keyed").AsBool(),
 		spanAttr(first, "tally.commit.outcome").AsString(); c != 2 || !k || out != "applied" {
 		t.Errorf("batch increment span: counters %d, keyed %v, outcome %q; want 2, true, applied", c, k, out)
+	}
+}
+
+// TestEveryCallerLinksToItsBatch: a batch of more callers than a span keeps links for (the SDK's
+// default limit is 128) keeps the links it can and says how many callers it had, and every
+// caller's span links to the batch span, once per caller span even when one span made several
+// of the calls.
+func TestEveryCallerLinksToItsBatch(t *testing.T) {
+	t.Parallel()
+	em := emulatortest.Start(t, emulator.Options{})
+	opts := shard.Options{DefaultShards: 1}
+	o := observe(t, &opts)
+	s, inj := injectedStore(t, em, opts)
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "hot", 1); err != nil {
+		t.Fatal(err)
+	}
+	// Hold a prior commit so that every caller below queues for the next batch.
+	release := make(chan struct{})
+	hold := inj.Arm(faultinject.Fault{Method: faultinject.Commit, If: faultinject.PlainCommit, Action: faultinject.DelayAfter, Release: release})
+	prior := make(chan error, 1)
+	go func() {
+		_, err := s.Increment(ctx, "hot", 1, "")
+		prior <- err
+	}()
+	<-hold.Hit()
+
+	const callers, sharedCalls = 300, 3
+	tr := o.tp.Tracer("test")
+	var wg sync.WaitGroup
+	increment := func(ctx context.Context) {
+		defer wg.Done()
+		if _, err := s.Increment(ctx, "hot", 1, ""); err != nil {
+			t.Error(err)
+		}
+	}
+	for range callers {
+		wg.Add(1)
+		go func() {
+			ctx, span := tr.Start(ctx, "caller")
+			defer span.End()
+			increment(ctx)
+		}()
+	}
+	sharedCtx, shared := tr.Start(ctx, "shared-caller")
+	for range sharedCalls {
+		wg.Add(1)
+		go increment(sharedCtx)
+	}
+	waitQueued(t, s, "hot", callers+sharedCalls)
+	close(release)
+	if err := <-prior; err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	shared.End()
+	if err := s.Close(ctx); err != nil { // every batch span has ended
+		t.Fatal(err)
+	}
+
+	var big sdktrace.ReadOnlySpan
+	for _, b := range o.ended("tally.commit_batch") {
+		if spanAttr(b, "tally.batch.size").AsInt64() == callers+sharedCalls {
+			big = b
+		}
+	}
+	if big == nil {
+		t.Fatalf("no batch of all %d calls", callers+sharedCalls)
+	}
+	if kept, dropped := len(big.Links()), big.DroppedLinks(); kept != 128 || kept+dropped != callers+sharedCalls {
+		t.Errorf("the batch kept %d links and dropped %d; want 128 kept of %d", kept, dropped, callers+sharedCalls)
+	}
+	spans := append(o.ended("caller"), o.ended("shared-caller")...)
+	if len(spans) != callers+1 {
+		t.Fatalf("%d caller spans, want %d", len(spans), callers+1)
+	}
+	for _, sp := range spans {
+		var n int
+		for _, l := range sp.Links() {
+			if l.SpanContext.SpanID() == big.SpanContext().SpanID() && l.SpanContext.TraceID() == big.SpanContext().TraceID() {
+				n++
+			}
+		}
+		if n != 1 || len(sp.Links()) != 1 {
+			t.Errorf("caller span %s (%s) has %d links to its batch among %d links, want exactly 1", sp.SpanContext().SpanID(), sp.Name(), n, len(sp.Links()))
+		}
 	}
 }

@@ -110,7 +110,7 @@ func TestIncrementTrace(t *testing.T) {
 }
 
 // TestCoalescedBatchTrace: calls that queue behind a held commit go out as one batch, whose span
-// links every one of their server spans and records their number.
+// links every one of their server spans and records their number; each server span links to it.
 func TestCoalescedBatchTrace(t *testing.T) {
 	t.Parallel()
 	st := newStack(t, shard.Options{DefaultShards: 2})
@@ -158,6 +158,17 @@ func TestCoalescedBatchTrace(t *testing.T) {
 	}
 	if linked != queued || len(big.Links()) != queued {
 		t.Errorf("the batch of %d links %d spans, %d of them server spans; want each of its callers'", queued, len(big.Links()), linked)
+	}
+	// And each caller's server span links back to the batch (past the link limit a batch cannot
+	// link every caller; every caller can link its batch).
+	back := 0
+	for _, s := range servers {
+		if linksTo(s, big.SpanContext()) {
+			back++
+		}
+	}
+	if back != queued {
+		t.Errorf("%d server spans link to the batch of %d, want each of its callers'", back, queued)
 	}
 }
 
