@@ -5,8 +5,11 @@
 //
 // Traces are exported over OTLP (gRPC or HTTP/protobuf) when the server's environment names an
 // endpoint; otherwise the tracer provider is a no-op one, spans cost nothing, and W3C trace
-// context is still propagated, so that a caller's trace id reaches the logs. Metrics always go
-// to a Prometheus registry of their own, and over OTLP as well when a metrics endpoint is named.
+// context is still propagated, so that a caller's trace id reaches the logs. W3C baggage is not
+// propagated: a caller's baggage is neither kept nor passed on to Firestore. Calls in a context
+// from Untraced are left out of the traces of the client stats handler (still measured). Metrics
+// always go to a Prometheus registry of their own, and over OTLP as well when a metrics endpoint
+// is named.
 //
 // Setup takes an Options value: the binary decides, from its environment (EnvOptions), what is
 // exported. The OpenTelemetry SDK and its exporters read the standard OTEL_* variables for the
