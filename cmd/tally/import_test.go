@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
@@ -97,5 +98,73 @@ func TestImportUnreachable(t *testing.T) {
 	got = runTally(context.Background(), "--addr", refused, "import", "-i", file+".missing")
 	if got.code != exitFailed || got.stderr != "tally: -i: open "+file+".missing: no such file or directory\n" {
 		t.Errorf("missing file: exit code %d, stderr %q", got.code, got.stderr)
+	}
+}
+
+// TestImportKeysFollowTheIncarnation: the keys derive from the counter's
+// create_time, CreateCounter's for a counter the run creates, GetCounter's
+// for one that exists; a server that leaves create_time out gets no key.
+func TestImportKeysFollowTheIncarnation(t *testing.T) {
+	h, err := readExport(strings.NewReader(testHeader+"\n"+`{"kind":"end","counters":0}`+"\n"), "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := &timestamppb.Timestamp{Seconds: 1741964966, Nanos: 535897000}
+	existing := &timestamppb.Timestamp{Seconds: 1741964967, Nanos: 5000}
+	key := func(ct string, n int) string { return importKey(defaultKeyPrefix, h.header, "c/"+ct, n) }
+	file := testHeader + "\n" + `{"kind":"counter","id":"c","shard_count":4,"value":"3"}` + "\n" + `{"kind":"end","counters":1}` + "\n"
+	createReq := &tallyv1.CreateCounterRequest{CounterId: "c", Counter: &tallyv1.Counter{ShardCount: 4}}
+	getReq := &tallyv1.GetCounterRequest{Name: "counters/c"}
+	increment := func(delta int64, key string) *tallyv1.IncrementRequest {
+		return &tallyv1.IncrementRequest{Name: "counters/c", Delta: delta, IdempotencyKey: key}
+	}
+	tests := []struct {
+		name  string
+		reply replyFunc
+		want  []proto.Message
+		err   string
+	}{
+		{
+			name: "created",
+			reply: func(req proto.Message) (proto.Message, error) {
+				if _, ok := req.(*tallyv1.CreateCounterRequest); ok {
+					return &tallyv1.Counter{Name: "counters/c", ShardCount: 4, CreateTime: created}, nil
+				}
+				return &tallyv1.IncrementResponse{}, nil
+			},
+			want: []proto.Message{createReq, increment(3, key("1741964966.535897000", 0))},
+		},
+		{
+			name: "existing, someone else's",
+			reply: func(req proto.Message) (proto.Message, error) {
+				switch req.(type) {
+				case *tallyv1.CreateCounterRequest:
+					return nil, status.Error(codes.AlreadyExists, "exists")
+				case *tallyv1.GetCounterRequest:
+					return &tallyv1.Counter{Name: "counters/c", Value: 7, ShardCount: 4, CreateTime: existing}, nil
+				}
+				return &tallyv1.IncrementResponse{}, nil
+			},
+			want: []proto.Message{createReq, getReq, increment(0, key("1741964967.000005000", 0))},
+			err:  `counter "c": exists already (value 7, 4 shards)`,
+		},
+		{
+			name: "no create_time",
+			reply: func(req proto.Message) (proto.Message, error) {
+				return &tallyv1.Counter{Name: "counters/c", ShardCount: 4}, nil
+			},
+			want: []proto.Message{createReq},
+			err:  `counter "c": the server returned the counter without its create_time, from which the import's idempotency keys derive`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, fake := startFake(t, tc.reply)
+			got := runTallyWith(context.Background(), nil, file, "--addr", addr, "import")
+			if tc.err == "" && got.code != exitOK || tc.err != "" && !strings.Contains(got.stderr, tc.err) {
+				t.Errorf("exit code %d, stderr:\n%s\nwant an error containing %q", got.code, got.stderr, tc.err)
+			}
+			checkRequests(t, fake.recorded(), tc.want)
+		})
 	}
 }
