@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
+
+	"github.com/tally-dev/tally/internal/telemetry"
 )
 
 // The document the prober reads. It is never written, so the read answers NotFound, which proves
@@ -61,7 +63,8 @@ func newProber(client *firestore.Client, h *health.Server, interval time.Duratio
 func (p *prober) probe(ctx context.Context) {
 	readCtx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	_, err := p.doc.Get(readCtx)
+	// Untraced: a probe every few seconds per replica would be a trace of its own each time.
+	_, err := p.doc.Get(telemetry.Untraced(readCtx))
 	if ctx.Err() != nil {
 		return // stopped: the failed read says nothing about Firestore
 	}
