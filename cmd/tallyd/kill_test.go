@@ -385,15 +385,15 @@ func TestSIGKILLedReplicasCountEveryKeyOnce(t *testing.T) {
 		killed, killedEmulator, killed-killedEmulator, loadTime.Round(time.Millisecond), aimed, duringAdmin, killerAdminRetry.Load())
 	t.Logf("%d keys acknowledged (%d on %s, %d on %s), %d of them as duplicates of an attempt whose answer was lost",
 		len(keys), len(hotTimes), hotCounter, len(incTimes), resetCounter, dups.Load())
-	t.Logf("%d resizes, %d resets (%d duplicates), cutting %s into %d stretches (longest %d increments, last %d); %d reads (%d failed attempts)",
+	t.Logf("%d resizes, %d resets (%d of them duplicates of an attempt whose answer was lost), cutting %s into %d stretches (longest %d increments, last %d); %d reads (%d failed attempts)",
 		resizes.Load(), len(resets), resetDups.Load(), resetCounter, segments, longest, wantReset, len(reads), readFailures.Load())
 	t.Logf("%d failed attempts, retried: %v", retries.total(), &retries)
 	if n := retries.misreported.Load(); n > 0 {
 		t.Logf("KNOWN DEFECT: %d of the failed attempts were answered INVALID_ARGUMENT or INTERNAL although retrying succeeded (a transaction the restarted emulator no longer knows; see misreported)", n)
 	}
-	t.Logf("summary: kills=%d emulator_kills=%d replica_kills=%d kills_during_admin=%d keys=%d duplicates=%d retries=%d misreported=%d resizes=%d resets=%d reset_duplicates=%d reads=%d load=%v",
+	t.Logf("summary: kills=%d emulator_kills=%d replica_kills=%d kills_during_admin=%d keys=%d duplicates=%d retries=%d misreported=%d resizes=%d resets=%d reset_duplicates=%d reads=%d load=%ds",
 		killed, killedEmulator, killed-killedEmulator, duringAdmin, len(keys), dups.Load(), retries.total(), retries.misreported.Load(),
-		resizes.Load(), len(resets), resetDups.Load(), len(reads), loadTime.Round(time.Second))
+		resizes.Load(), len(resets), resetDups.Load(), len(reads), int(loadTime.Seconds()))
 	if killed < cfg.minKills {
 		t.Errorf("only %d kills within the budget of %v, want at least %d", killed, cfg.budget, cfg.minKills)
 	}
