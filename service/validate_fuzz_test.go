@@ -1,0 +1,423 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
+	"github.com/tally-dev/tally/shard"
+)
+
+// checkingCounters stands in for the core: it applies the core's own argument checks, as
+// shard.Counters does, and records the arguments of the last call, answering with a plausible
+// result. A request that validation lets through must pass those checks.
+type checkingCounters struct {
+	called bool
+	args   []any
+	err    error // the first argument the core would have refused
+}
+
+func (c *checkingCounters) record(args ...any) { c.called, c.args = true, args }
+
+func (c *checkingCounters) check(arg string, err error) {
+	if err != nil && c.err == nil {
+		c.err = fmt.Errorf("the core refuses %s: %v", arg, err)
+	}
+}
+
+func (c *checkingCounters) checkCount(arg string, n, max int) {
+	if (n < 1 || n > max) && c.err == nil {
+		c.err = fmt.Errorf("the core refuses %s: %d of 1 to %d", arg, n, max)
+	}
+}
+
+var fuzzTime = time.Unix(1700000000, 0)
+
+func (c *checkingCounters) counter(id string, shards int) *shard.Counter {
+	return &shard.Counter{ID: id, ShardCount: max(shards, 1), CreateTime: fuzzTime, UpdateTime: fuzzTime, ReadTime: fuzzTime}
+}
+
+func (c *checkingCounters) Increment(_ context.Context, id string, delta int64, key string) (shard.WriteResult, error) {
+	c.record(id, delta, key)
+	c.check("id", shard.ValidateCounterID(id))
+	c.check("key", shard.ValidateKey(key))
+	return shard.WriteResult{CommitTime: fuzzTime}, nil
+}
+
+func (c *checkingCounters) BatchIncrement(_ context.Context, deltas []shard.Delta, key string) (shard.WriteResult, error) {
+	c.record(slices.Clone(deltas), key)
+	c.checkCount("deltas", len(deltas), shard.MaxBatchDeltas)
+	c.check("key", shard.ValidateKey(key))
+	for i, d := range deltas {
+		c.check(fmt.Sprintf("deltas[%d].CounterID", i), shard.ValidateCounterID(d.CounterID))
+	}
+	return shard.WriteResult{CommitTime: fuzzTime}, nil
+}
+
+func (c *checkingCounters) Get(_ context.Context, id string) (*shard.Counter, error) {
+	c.record(id)
+	c.check("id", shard.ValidateCounterID(id))
+	return c.counter(id, 1), nil
+}
+
+func (c *checkingCounters) BatchGet(_ context.Context, ids []string) ([]*shard.Counter, error) {
+	c.record(slices.Clone(ids))
+	c.checkCount("ids", len(ids), shard.MaxBatchGet)
+	out := make([]*shard.Counter, len(ids))
+	for i, id := range ids {
+		c.check(fmt.Sprintf("ids[%d]", i), shard.ValidateCounterID(id))
+		out[i] = c.counter(id, 1)
+	}
+	return out, nil
+}
+
+func (c *checkingCounters) Create(_ context.Context, id string, shards int) (*shard.Counter, error) {
+	c.record(id, shards)
+	c.check("id", shard.ValidateCounterID(id))
+	c.check("shards", shard.ValidateShards(shards))
+	return c.counter(id, shards), nil
+}
+
+func (c *checkingCounters) Resize(_ context.Context, id string, shards int) (*shard.Counter, error) {
+	c.record(id, shards)
+	c.check("id", shard.ValidateCounterID(id))
+	c.check("shards", shard.ValidateShards(shards))
+	return c.counter(id, shards), nil
+}
+
+func (c *checkingCounters) Reset(_ context.Context, id string, key string) (shard.WriteResult, error) {
+	c.record(id, key)
+	c.check("id", shard.ValidateCounterID(id))
+	c.check("key", shard.ValidateKey(key))
+	return shard.WriteResult{CommitTime: fuzzTime}, nil
+}
+
+func (c *checkingCounters) Delete(_ context.Context, id string) error {
+	c.record(id)
+	c.check("id", shard.ValidateCounterID(id))
+	return nil
+}
+
+func (c *checkingCounters) List(_ context.Context, opts shard.ListOptions) ([]*shard.Counter, string, error) {
+	c.record(opts)
+	c.check("opts.Prefix", shard.ValidatePrefix(opts.Prefix))
+	if opts.PageSize < 1 || opts.PageSize > shard.MaxPageSize {
+		c.check("opts.PageSize", fmt.Errorf("%d is not within 1 to %d", opts.PageSize, shard.MaxPageSize))
+	}
+	return nil, "", nil
+}
+
+// The rules a request's fields must follow, restated from the API's documentation in terms of
+// the core's rules: a name is counters/{counter_id}.
+func nameOK(name string) bool {
+	id, ok := strings.CutPrefix(name, namePrefix)
+	return ok && shard.ValidateCounterID(id) == nil
+}
+
+func keyOK(key string) bool { return shard.ValidateKey(key) == nil }
+
+// fuzzedRequest is one request of any method, with what the API promises about it.
+type fuzzedRequest struct {
+	msg proto.Message
+	// call sends the request to s and returns the response.
+	call func(s *Server) (proto.Message, error)
+	// invalid lists the fields of the request that break a rule, with the arguments the core
+	// must receive (want) when there are none.
+	invalid map[string]bool
+	want    []any
+	// answer checks the response of a successful call.
+	answer func(t *testing.T, resp proto.Message)
+}
+
+func idOf(name string) string { return strings.TrimPrefix(name, namePrefix) }
+
+// fuzzRequest decodes data as a request of the method chosen by method, as the server's codec
+// does, and states which of its fields are invalid for a server with the given batch limit.
+func fuzzRequest(method byte, data []byte, limit int) (*fuzzedRequest, bool) {
+	bad := map[string]bool{}
+	setIf := func(field string, cond bool) {
+		if cond {
+			bad[field] = true
+		}
+	}
+	sameName := func(name string) func(t *testing.T, resp proto.Message) {
+		return func(t *testing.T, resp proto.Message) {
+			if got := resp.(*tallyv1.Counter).GetName(); got != name {
+				t.Fatalf("the response names %q, the request %q", got, name)
+			}
+		}
+	}
+	noCheck := func(*testing.T, proto.Message) {}
+	switch method % 9 {
+	case 0:
+		req := &tallyv1.IncrementRequest{}
+		if proto.Unmarshal(data, req) != nil {
+			return nil, false
+		}
+		setIf("name", !nameOK(req.GetName()))
+		setIf("idempotency_key", !keyOK(req.GetIdempotencyKey()))
+		return &fuzzedRequest{msg: req, invalid: bad, answer: noCheck,
+			want: []any{idOf(req.GetName()), req.GetDelta(), req.GetIdempotencyKey()},
+			call: func(s *Server) (proto.Message, error) { return s.Increment(context.Background(), req) }}, true
+	case 1:
+		req := &tallyv1.BatchIncrementRequest{}
+		if proto.Unmarshal(data, req) != nil {
+			return nil, false
+		}
+		n := len(req.GetRequests())
+		setIf("requests", n == 0 || n > limit)
+		setIf("idempotency_key", !keyOK(req.GetIdempotencyKey()))
+		var deltas []shard.Delta
+		for i, r := range req.GetRequests() {
+			setIf(fmt.Sprintf("requests[%d].name", i), !nameOK(r.GetName()))
+			setIf(fmt.Sprintf("requests[%d].idempotency_key", i), r.GetIdempotencyKey() != "")
+			deltas = append(deltas, shard.Delta{CounterID: idOf(r.GetName()), Delta: r.GetDelta()})
+		}
+		return &fuzzedRequest{msg: req, invalid: bad, answer: noCheck, want: []any{deltas, req.GetIdempotencyKey()},
+			call: func(s *Server) (proto.Message, error) { return s.BatchIncrement(context.Background(), req) }}, true
+	case 2:
+		req := &tallyv1.GetCounterRequest{}
+		if proto.Unmarshal(data, req) != nil {
+			return nil, false
+		}
+		setIf("name", !nameOK(req.GetName()))
+		return &fuzzedRequest{msg: req, invalid: bad, answer: sameName(req.GetName()), want: []any{idOf(req.GetName())},
+			call: func(s *Server) (proto.Message, error) { return s.GetCounter(context.Background(), req) }}, true
+	case 3:
+		req := &tallyv1.BatchGetCountersRequest{}
+		if proto.Unmarshal(data, req) != nil {
+			return nil, false
+		}
+		n := len(req.GetNames())
+		setIf("names", n == 0 || n > limit)
+		var ids []string
+		for i, name := range req.GetNames() {
+			setIf(fmt.Sprintf("names[%d]", i), !nameOK(name))
+			ids = append(ids, idOf(name))
+		}
+		answer := func(t *testing.T, resp proto.Message) {
+			var got []string
+			for _, c := range resp.(*tallyv1.BatchGetCountersResponse).GetCounters() {
+				got = append(got, c.GetName())
+			}
+			if !slices.Equal(got, req.GetNames()) {
+				t.Fatalf("the response names %q, the request %q", got, req.GetNames())
+			}
+		}
+		return &fuzzedRequest{msg: req, invalid: bad, answer: answer, want: []any{ids},
+			call: func(s *Server) (proto.Message, error) { return s.BatchGetCounters(context.Background(), req) }}, true
+	case 4:
+		req := &tallyv1.CreateCounterRequest{}
+		if proto.Unmarshal(data, req) != nil {
+			return nil, false
+		}
+		setIf("counter_id", shard.ValidateCounterID(req.GetCounterId()) != nil)
+		shards := int(req.GetCounter().GetShardCount())
+		setIf("counter.shard_count", shards < 0 || shards > shard.MaxShards)
+		return &fuzzedRequest{msg: req, invalid: bad, answer: sameName(namePrefix + req.GetCounterId()), want: []any{req.GetCounterId(), shards},
+			call: func(s *Server) (proto.Message, error) { return s.CreateCounter(context.Background(), req) }}, true
+	case 5:
+		req := &tallyv1.UpdateCounterRequest{}
+		if unmarshalUpdateRequest(data, req) != nil {
+			return nil, false
+		}
+		c := req.GetCounter()
+		setIf("counter", c == nil)
+		if c != nil {
+			setIf("counter.name", !nameOK(c.GetName()))
+			setIf("counter.shard_count", c.GetShardCount() < 0 || c.GetShardCount() > shard.MaxShards)
+			for i, p := range req.GetUpdateMask().GetPaths() {
+				setIf(fmt.Sprintf("update_mask.paths[%d]", i), p != "shard_count")
+			}
+		}
+		return &fuzzedRequest{msg: req, invalid: bad, answer: sameName(c.GetName()), want: []any{idOf(c.GetName()), int(c.GetShardCount())},
+			call: func(s *Server) (proto.Message, error) { return s.UpdateCounter(context.Background(), req) }}, true
+	case 6:
+		req := &tallyv1.ResetCounterRequest{}
+		if proto.Unmarshal(data, req) != nil {
+			return nil, false
+		}
+		setIf("name", !nameOK(req.GetName()))
+		setIf("idempotency_key", !keyOK(req.GetIdempotencyKey()))
+		return &fuzzedRequest{msg: req, invalid: bad, answer: noCheck, want: []any{idOf(req.GetName()), req.GetIdempotencyKey()},
+			call: func(s *Server) (proto.Message, error) { return s.ResetCounter(context.Background(), req) }}, true
+	case 7:
+		req := &tallyv1.DeleteCounterRequest{}
+		if proto.Unmarshal(data, req) != nil {
+			return nil, false
+		}
+		setIf("name", !nameOK(req.GetName()))
+		return &fuzzedRequest{msg: req, invalid: bad, answer: noCheck, want: []any{idOf(req.GetName())},
+			call: func(s *Server) (proto.Message, error) { return s.DeleteCounter(context.Background(), req) }}, true
+	default:
+		req := &tallyv1.ListCountersRequest{}
+		if proto.Unmarshal(data, req) != nil {
+			return nil, false
+		}
+		setIf("prefix", shard.ValidatePrefix(req.GetPrefix()) != nil)
+		setIf("page_size", req.GetPageSize() < 0)
+		view := req.GetView()
+		setIf("view", view != tallyv1.CounterView_COUNTER_VIEW_UNSPECIFIED && view != tallyv1.CounterView_COUNTER_VIEW_BASIC && view != tallyv1.CounterView_COUNTER_VIEW_FULL)
+		size := int(req.GetPageSize())
+		switch {
+		case size == 0:
+			size = shard.DefaultPageSize
+		case size > shard.MaxPageSize:
+			size = shard.MaxPageSize
+		}
+		opts := shard.ListOptions{Prefix: req.GetPrefix(), PageSize: size, PageToken: req.GetPageToken(), WithValues: view == tallyv1.CounterView_COUNTER_VIEW_FULL}
+		return &fuzzedRequest{msg: req, invalid: bad, answer: noCheck, want: []any{opts},
+			call: func(s *Server) (proto.Message, error) { return s.ListCounters(context.Background(), req) }}, true
+	}
+}
+
+// maxMessageBytes bounds a rejection's status message. It travels in a trailer, beside the
+// BadRequest detail that repeats it; an id of up to 1,500 bytes may be quoted in full.
+const maxMessageBytes = 8 << 10
+
+// fieldPattern is every field a rejection may name.
+var fieldPattern = regexp.MustCompile(`^(name|idempotency_key|requests|requests\[\d+\]\.(name|idempotency_key)|names|names\[\d+\]|counter_id|counter|counter\.(name|shard_count)|update_mask\.paths\[\d+\]|prefix|page_size|page_token|view)$`)
+
+// FuzzValidateRequest sends requests of every method, decoded from the input as the server's
+// codec decodes them, to a server whose core applies its own argument checks. A request with no
+// field breaking the documented rules reaches the core with the arguments it spells, which the
+// core accepts; any other is answered with INVALID_ARGUMENT and one google.rpc.BadRequest field
+// violation naming a field that does break a rule, without reaching the core.
+func FuzzValidateRequest(f *testing.F) {
+	long := strings.Repeat("x", 1501)
+	seeds := []struct {
+		method byte
+		msg    proto.Message
+	}{
+		{0, &tallyv1.IncrementRequest{Name: "counters/a", Delta: 5, IdempotencyKey: "k1"}},
+		{0, &tallyv1.IncrementRequest{Name: "counters/__x__", Delta: -1}},
+		{0, &tallyv1.IncrementRequest{Name: "counters/a", IdempotencyKey: "k\xc3("}},
+		{1, &tallyv1.BatchIncrementRequest{Requests: []*tallyv1.IncrementRequest{{Name: "counters/a", Delta: 1}, {Name: "counters/b", Delta: 2}}, IdempotencyKey: "k"}},
+		{1, &tallyv1.BatchIncrementRequest{Requests: []*tallyv1.IncrementRequest{{Name: "counters/a", IdempotencyKey: "k"}}}},
+		{1, &tallyv1.BatchIncrementRequest{}},
+		{2, &tallyv1.GetCounterRequest{Name: "counters/a/b"}},
+		{2, &tallyv1.GetCounterRequest{Name: "counters/" + long}},
+		{3, &tallyv1.BatchGetCountersRequest{Names: []string{"counters/a", "counters/.", "counters/b"}}},
+		{4, &tallyv1.CreateCounterRequest{CounterId: "a", Counter: &tallyv1.Counter{ShardCount: 16}}},
+		{4, &tallyv1.CreateCounterRequest{CounterId: "..", Counter: &tallyv1.Counter{ShardCount: 1001}}},
+		{5, &tallyv1.UpdateCounterRequest{Counter: &tallyv1.Counter{Name: "counters/a", ShardCount: 8}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"shard_count"}}}},
+		{5, &tallyv1.UpdateCounterRequest{Counter: &tallyv1.Counter{Name: "counters/a", ShardCount: -1}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"value"}}}},
+		{5, &tallyv1.UpdateCounterRequest{}},
+		{6, &tallyv1.ResetCounterRequest{Name: "counters/a", IdempotencyKey: strings.Repeat("k", 1501)}},
+		{7, &tallyv1.DeleteCounterRequest{Name: "gauges/a"}},
+		{8, &tallyv1.ListCountersRequest{Prefix: "a", PageSize: 2000, PageToken: "t", View: tallyv1.CounterView_COUNTER_VIEW_FULL}},
+		{8, &tallyv1.ListCountersRequest{Prefix: "a/", PageSize: -1, View: 7}},
+	}
+	for _, s := range seeds {
+		f.Add(s.method, mustMarshal(f, s.msg))
+	}
+	f.Add(byte(5), cat(wireMessage(1, wireString(1, "counters/a")), wireMask("\xff")))
+	f.Add(byte(12), cat(wireString(1, "counters/\xff"), wireVarint(2, 1)))
+
+	silent := slog.New(slog.DiscardHandler)
+	f.Fuzz(func(t *testing.T, method byte, data []byte) {
+		limit := shard.MaxBatchGet
+		if method%9 == 1 {
+			limit = shard.MaxBatchDeltas
+		}
+		maxBatchNames := 0
+		if method >= 128 { // a configured limit below the API's
+			maxBatchNames, limit = 3, 3
+		}
+		r, ok := fuzzRequest(method, data, limit)
+		if !ok {
+			return // gRPC refuses a request that does not decode before any handler runs
+		}
+		core := &checkingCounters{}
+		srv := New(Options{Counters: core, Logger: silent, MaxBatchNames: maxBatchNames})
+		resp, err := r.call(srv)
+		if err == nil {
+			if len(r.invalid) != 0 {
+				t.Fatalf("%v is accepted, but these fields break a rule: %v", r.msg, r.invalid)
+			}
+			if !core.called {
+				t.Fatalf("%v is accepted without reaching the core", r.msg)
+			}
+			if core.err != nil {
+				t.Fatalf("%v is accepted, but %v", r.msg, core.err)
+			}
+			if fmt.Sprint(core.args) != fmt.Sprint(r.want) {
+				t.Fatalf("%v reaches the core as %q, want %q", r.msg, core.args, r.want)
+			}
+			r.answer(t, resp)
+			return
+		}
+		if core.called {
+			t.Fatalf("%v is refused (%v) after reaching the core", r.msg, err)
+		}
+		st, isStatus := status.FromError(err)
+		if !isStatus || st.Code() != codes.InvalidArgument {
+			t.Fatalf("%v is refused with %v, want INVALID_ARGUMENT", r.msg, err)
+		}
+		if !utf8.ValidString(st.Message()) || len(st.Message()) > maxMessageBytes {
+			t.Fatalf("%v: the message is not valid UTF-8 or is %d bytes: %.200q", r.msg, len(st.Message()), st.Message())
+		}
+		var violations []*errdetails.BadRequest_FieldViolation
+		for _, d := range st.Details() {
+			if br, ok := d.(*errdetails.BadRequest); ok {
+				violations = append(violations, br.GetFieldViolations()...)
+			}
+		}
+		if len(violations) != 1 {
+			t.Fatalf("%v is refused with %v, details %v: want one field violation", r.msg, err, st.Details())
+		}
+		field := violations[0].GetField()
+		if !fieldPattern.MatchString(field) || !strings.HasPrefix(st.Message(), field+": ") || violations[0].GetDescription() == "" {
+			t.Fatalf("%v is refused naming field %q, message %q", r.msg, field, st.Message())
+		}
+		if !r.invalid[field] {
+			t.Fatalf("%v is refused naming %q (%s), which follows the rules; the fields that break one: %v", r.msg, field, st.Message(), r.invalid)
+		}
+	})
+}
+
+// FuzzCounterName checks counter names both ways: parseName accepts exactly
+// counters/{counter_id} with an id the core accepts and returns that id, and every id the core
+// accepts names a counter whose name parses back to it.
+func FuzzCounterName(f *testing.F) {
+	for _, seed := range []string{"counters/a", "counters/", "counters", "counters//", "counters/a/b", "/counters/a",
+		"counters/__x__", "counters/.", "counters/é", "counters/\xff", "counters/counters/a", "a", ""} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		id, err := parseName("name", name)
+		var fe *fieldError
+		switch {
+		case err != nil && !errors.As(err, &fe):
+			t.Fatalf("parseName(%q) = %v, not a field error", name, err)
+		case err != nil && fe.field != "name":
+			t.Fatalf("parseName(%q) names field %q", name, fe.field)
+		case (err == nil) != nameOK(name):
+			t.Fatalf("parseName(%q) = %q, %v; the rules say valid = %v", name, id, err, nameOK(name))
+		case err == nil && resourceName(id) != name:
+			t.Fatalf("parseName(%q) = %q, which names %q", name, id, resourceName(id))
+		}
+		// The input as an id.
+		if shard.ValidateCounterID(name) != nil {
+			return
+		}
+		back, err := parseName("name", resourceName(name))
+		if err != nil || back != name {
+			t.Fatalf("id %q: its name %q parses to %q, %v", name, resourceName(name), back, err)
+		}
+	})
+}
