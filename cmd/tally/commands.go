@@ -41,6 +41,7 @@ func commands() []*command {
 		exportCommand(),
 		importCommand(),
 		tokenCommand(),
+		benchCommand(),
 	}
 }
 

@@ -84,6 +84,9 @@ func TestCommandHelp(t *testing.T) {
 		"export": {"--prefix P", "-o FILE"},
 		"import": {"-i FILE", "--merge", "--key-prefix K"},
 		"token":  {"--id ID", "--prefix P", "--permission LIST"},
+		"bench": {"--clients N", "--connections N", "--duration D", "--count N", "--counters N", "--skew uniform|zipf",
+			"--zipf-s S", "--read-ratio F", "--keys", "--delta N", "--prefix P", "--rate R", "--json", "--chart FILE",
+			"--progress D", "--grace D"},
 	}
 	for _, c := range commands() {
 		t.Run(c.name, func(t *testing.T) {

@@ -69,6 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	defer conn.Close()
 	s := newSession(conn, stdin, stdout, stderr, g.json)
+	s.globals = g
 	return report(stderr, cmd, act(ctx, s, positional))
 }
 

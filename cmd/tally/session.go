@@ -20,6 +20,9 @@ type session struct {
 	out    *printer
 	stdin  io.Reader // for input read with "-" as its file name
 	stderr io.Writer // for notes that are not results
+	// globals are the global flags, for a command that dials connections
+	// of its own (bench); unset for a local command.
+	globals globals
 }
 
 // newSession returns the session of a command; conn is nil for a local
