@@ -18,9 +18,14 @@ import (
 // schemaEnv overrides where the provider schema is read from.
 const schemaEnv = "TALLY_PROVIDER_SCHEMA"
 
-// defaultSchemaPath is the Google provider's schema (`terraform providers schema -json`), kept
-// beside the repository since providers cannot be downloaded where the tests run.
-var defaultSchemaPath = filepath.Join("..", "..", "shared", "terraform", "google-provider-schema.json")
+// defaultSchemaPath is the Google provider's schema (`terraform providers schema -json`, cut
+// down to the types a Firestore and Cloud Run deployment uses), committed since providers cannot
+// be downloaded where the tests run. sharedSchemaPath is where the team's copy lives beside the
+// repository, when it does: the committed one must equal it.
+var (
+	defaultSchemaPath = filepath.Join("testdata", "google-provider-schema.json")
+	sharedSchemaPath  = filepath.Join("..", "..", "shared", "terraform", "google-provider-schema.json")
+)
 
 // providerSchema is one provider's part of `terraform providers schema -json`.
 type providerSchema struct {
