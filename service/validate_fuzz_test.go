@@ -285,9 +285,10 @@ func fuzzRequest(method byte, data []byte, limit int) (*fuzzedRequest, bool) {
 	}
 }
 
-// maxMessageBytes bounds a rejection's status message. It travels in a trailer, beside the
-// BadRequest detail that repeats it; an id of up to 1,500 bytes may be quoted in full.
-const maxMessageBytes = 8 << 10
+// maxMessageBytes bounds a rejection's status message, which travels in a trailer beside the
+// BadRequest detail that repeats it: a field name, the rule, and at most 64 bytes of the
+// rejected value, quoted (up to 4 bytes each).
+const maxMessageBytes = 64*4 + 192
 
 // fieldPattern is every field a rejection may name.
 var fieldPattern = regexp.MustCompile(`^(name|idempotency_key|requests|requests\[\d+\]\.(name|idempotency_key)|names|names\[\d+\]|counter_id|counter|counter\.(name|shard_count)|update_mask\.paths\[\d+\]|prefix|page_size|page_token|view)$`)
@@ -369,7 +370,7 @@ func FuzzValidateRequest(f *testing.F) {
 			t.Fatalf("%v is refused with %v, want INVALID_ARGUMENT", r.msg, err)
 		}
 		if !utf8.ValidString(st.Message()) || len(st.Message()) > maxMessageBytes {
-			t.Fatalf("%v: the message is not valid UTF-8 or is %d bytes: %.200q", r.msg, len(st.Message()), st.Message())
+			t.Fatalf("%.200v: the message is not valid UTF-8 or is %d bytes: %.200q", r.msg, len(st.Message()), st.Message())
 		}
 		var violations []*errdetails.BadRequest_FieldViolation
 		for _, d := range st.Details() {

@@ -26,13 +26,25 @@ func Validate(id, kind string) error {
 	case !utf8.ValidString(id):
 		return fmt.Errorf("%s id must be valid UTF-8", kind)
 	case strings.Contains(id, "/"):
-		return fmt.Errorf("%s id %q must not contain '/'", kind, id)
+		return fmt.Errorf("%s id %s must not contain '/'", kind, quote(id))
 	case id == "." || id == "..":
 		return fmt.Errorf("%s id must not be %q", kind, id)
 	case IsReserved(id):
-		return fmt.Errorf("%s id %q is reserved: ids of the form __.*__ are not allowed", kind, id)
+		return fmt.Errorf("%s id %s is reserved: ids of the form __.*__ are not allowed", kind, quote(id))
 	}
 	return nil
+}
+
+// maxQuoted bounds how much of an id a complaint repeats: the complaint may end up in a status
+// message, which travels in a header.
+const maxQuoted = 64
+
+// quote quotes id for a complaint, cut to maxQuoted bytes.
+func quote(id string) string {
+	if len(id) <= maxQuoted {
+		return fmt.Sprintf("%q", id)
+	}
+	return fmt.Sprintf("%q… (%d bytes)", id[:maxQuoted], len(id))
 }
 
 // IsReserved reports whether s has the reserved form __.*__.

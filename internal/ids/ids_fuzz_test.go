@@ -37,8 +37,13 @@ func ruleViolation(id string) string {
 
 var kinds = []string{"document", "collection", "counter"}
 
+// maxMessageBytes bounds a complaint: it repeats at most 64 bytes of the id, quoted (up to 4
+// bytes for each), so that a status message carrying it stays short whatever the id.
+const maxMessageBytes = 64*4 + 128
+
 // FuzzValidate checks Validate against the rules restated above: it accepts exactly the ids that
-// follow them, and its complaint names the kind and the first rule broken. Every accepted id also
+// follow them, and its complaint names the kind and the first rule broken, in a few hundred bytes
+// of valid UTF-8 at most. Every accepted id also
 // round-trips, as a collection and as a document id, through a resource name.
 func FuzzValidate(f *testing.F) {
 	for _, seed := range []string{
@@ -61,6 +66,9 @@ func FuzzValidate(f *testing.F) {
 			}
 			if msg := err.Error(); !strings.HasPrefix(msg, kind+" id") || !strings.Contains(msg, want) {
 				t.Fatalf("Validate(%q, %q) = %q; want it to start with %q and say %q", id, kind, msg, kind+" id", want)
+			}
+			if msg := err.Error(); len(msg) > maxMessageBytes || !utf8.ValidString(msg) {
+				t.Fatalf("Validate(%.80q…) complains in %d bytes (valid UTF-8: %v), more than %d: %.200q…", id, len(msg), utf8.ValidString(msg), maxMessageBytes, msg)
 			}
 			return
 		}
