@@ -137,7 +137,7 @@ func (c *commitment) commitLocked(ctx context.Context, groups []*group) (rest []
 		c.attempted(ctx, outcomeUnknown, took)
 		c.failed(ctx, groups, unknownOutcome(err))
 		return nil
-	case sent && status.Code(err) == codes.InvalidArgument:
+	case sent && status.Code(err) == codes.InvalidArgument && !transactionExpired(err):
 		c.attempted(ctx, outcomeFailed, took)
 		c.failed(ctx, groups, tooLarge(err))
 		return nil

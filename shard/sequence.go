@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -542,6 +543,16 @@ func unknownOutcome(err error) error { return fmt.Errorf("%w: %v", ErrUnknownOut
 // tooLarge is the error of a commit Firestore refused as invalid.
 func tooLarge(err error) error { return fmt.Errorf("%w: %v", ErrTooLarge, err) }
 
+// transactionExpired reports Firestore's refusal of a transaction it no longer knows (expired,
+// or begun before the emulator restarted): INVALID_ARGUMENT "the referenced transaction has
+// expired or is no longer valid". The commit applied nothing and the request is valid, so it is
+// not an invalid argument: trying again with a new transaction succeeds. Only the message tells it
+// from Firestore's other INVALID_ARGUMENT answers, such as a commit too large.
+func transactionExpired(err error) bool {
+	return status.Code(err) == codes.InvalidArgument &&
+		strings.Contains(strings.ToLower(status.Convert(err).Message()), "transaction has expired or is no longer valid")
+}
+
 // isNotFound reports a Firestore NOT_FOUND.
 func isNotFound(err error) bool { return status.Code(err) == codes.NotFound }
 
@@ -556,6 +567,9 @@ func classifyUnapplied(err error) error { return classifyAs(err, ErrUnavailable)
 func classifyAs(err, unreachable error) error {
 	if err == nil {
 		return nil
+	}
+	if transactionExpired(err) {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	for _, known := range []error{ErrInvalidArgument, ErrNotFound, ErrAlreadyExists, ErrKeyReused, ErrOutOfRange, ErrTooLarge,
 		ErrOverloaded, ErrContention, ErrUnknownOutcome, ErrUnavailable, ErrClosed, context.Canceled, context.DeadlineExceeded} {

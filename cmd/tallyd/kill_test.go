@@ -73,10 +73,9 @@ type killRead struct {
 	hot, reset int64
 }
 
-// retryCounts counts failed attempts by status code, and those misreported (see misreported).
+// retryCounts counts failed attempts by status code.
 type retryCounts struct {
-	byCode      [codes.Unauthenticated + 1]atomic.Int64
-	misreported atomic.Int64
+	byCode [codes.Unauthenticated + 1]atomic.Int64
 }
 
 func (r *retryCounts) add(err error) {
@@ -388,11 +387,8 @@ func TestSIGKILLedReplicasCountEveryKeyOnce(t *testing.T) {
 	t.Logf("%d resizes, %d resets (%d of them duplicates of an attempt whose answer was lost), cutting %s into %d stretches (longest %d increments, last %d); %d reads (%d failed attempts)",
 		resizes.Load(), len(resets), resetDups.Load(), resetCounter, segments, longest, wantReset, len(reads), readFailures.Load())
 	t.Logf("%d failed attempts, retried: %v", retries.total(), &retries)
-	if n := retries.misreported.Load(); n > 0 {
-		t.Logf("KNOWN DEFECT: %d of the failed attempts were answered INVALID_ARGUMENT or INTERNAL although retrying succeeded (a transaction the restarted emulator no longer knows; see misreported)", n)
-	}
-	t.Logf("summary: kills=%d emulator_kills=%d replica_kills=%d kills_during_admin=%d keys=%d duplicates=%d retries=%d misreported=%d resizes=%d resets=%d reset_duplicates=%d reads=%d load=%ds",
-		killed, killedEmulator, killed-killedEmulator, duringAdmin, len(keys), dups.Load(), retries.total(), retries.misreported.Load(),
+	t.Logf("summary: kills=%d emulator_kills=%d replica_kills=%d kills_during_admin=%d keys=%d duplicates=%d retries=%d resizes=%d resets=%d reset_duplicates=%d reads=%d load=%ds",
+		killed, killedEmulator, killed-killedEmulator, duringAdmin, len(keys), dups.Load(), retries.total(),
 		resizes.Load(), len(resets), resetDups.Load(), len(reads), int(loadTime.Seconds()))
 	if killed < cfg.minKills {
 		t.Errorf("only %d kills within the budget of %v, want at least %d", killed, cfg.budget, cfg.minKills)
@@ -476,33 +472,10 @@ func TestSIGKILLedReplicasCountEveryKeyOnce(t *testing.T) {
 // permanent says err cannot go away by retrying: the test's request is wrong, or the service
 // broke a promise (a key reused, a counter gone).
 func permanent(err error) bool {
-	if misreported(err) {
-		return false
-	}
 	switch status.Code(err) {
 	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.FailedPrecondition,
 		codes.OutOfRange, codes.Unimplemented, codes.PermissionDenied, codes.Unauthenticated:
 		return true
-	}
-	return false
-}
-
-// misreported says err is a known defect rather than an answer the test's requests can deserve:
-// when the emulator restarts, a transaction a replica began before is unknown to it, and its
-// Commit fails with INVALID_ARGUMENT "the referenced transaction has expired or is no longer
-// valid". The shard package answers that, for an increment on its locked path, as ErrTooLarge
-// (INVALID_ARGUMENT "the request is larger than one commit may be") and, for a reset or resize,
-// as an INTERNAL error, although retrying succeeds. Nothing is lost (the increment was read back
-// as not applied, and the test retries it like any failure), but a client that trusts the code
-// gives up on a valid request. The test retries these and counts them (misreported in the
-// summary) instead of failing on them, so that the exactness checks still run; see
-// docs/reliability.md.
-func misreported(err error) bool {
-	switch status.Code(err) {
-	case codes.Internal:
-		return true
-	case codes.InvalidArgument:
-		return strings.Contains(status.Convert(err).Message(), "the request is larger than one commit may be")
 	}
 	return false
 }
@@ -525,9 +498,6 @@ func untilAcknowledged(rng *rand.Rand, replicas, first int, deadline time.Time, 
 			return failed, nil
 		}
 		retries.add(err)
-		if misreported(err) {
-			retries.misreported.Add(1)
-		}
 		if permanent(err) {
 			return failed + 1, err
 		}
