@@ -181,11 +181,12 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return fmt.Errorf("describing the machine: %w", err)
 	}
 	started := time.Now().UTC()
-	subtitle := fmt.Sprintf("%s; %s", started.Format("2006-01-02 15:04 UTC"), info)
+	load0 := machine.LoadAverage()
+	subtitle := fmt.Sprintf("%s; %s; load average %s", started.Format("2006-01-02 15:04 UTC"), info, load0)
 	fmt.Fprintf(out, "# Comparison with the usual strategies\n\n")
 	fmt.Fprintf(out, "- date: %s\n- machine: %s\n- data directory: %s\n- command: %s\n", started.Format("2006-01-02 15:04 UTC"), info, cfg.dirLabel(), command())
 	fmt.Fprintf(out, "- clients and servers share the machine's %d cores; every server listens on 127.0.0.1 only\n", info.Cores)
-	fmt.Fprintf(out, "- load average (1, 5, 15 min) at the start: %s\n", machine.LoadAverage())
+	fmt.Fprintf(out, "- load average (1, 5, 15 min) at the start: %s\n", load0)
 
 	var rows []report.Throughput
 	if cfg.throughput {

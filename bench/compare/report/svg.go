@@ -67,7 +67,7 @@ func SVG(w io.Writer, rows []Throughput, subtitle string) error {
 		chartWidth, height, chartWidth, height)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", chartWidth, height)
 	fmt.Fprintf(&b, `<text x="10" y="22" font-size="16" font-weight="bold">Durable increments of one hot counter per second (log scale; longer is faster)</text>`+"\n")
-	fmt.Fprintf(&b, `<text x="10" y="42" fill="#555555">%s</text>`+"\n", html.EscapeString(subtitle))
+	fmt.Fprintf(&b, `<text x="10" y="42" font-size="11" fill="#555555">%s</text>`+"\n", html.EscapeString(subtitle))
 	for i, c := range clients {
 		lx := 10 + i*130
 		fmt.Fprintf(&b, `<rect x="%d" y="54" width="12" height="12" fill="%s"/><text x="%d" y="64">%d client%s</text>`+"\n",
