@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -78,16 +79,88 @@ func (p *process) running() bool {
 	}
 }
 
-// kill SIGKILLs the program's whole process group and waits until the program has exited.
+// kill SIGKILLs the program, its process group and every process descended from it (some
+// servers, PostgreSQL among them, put each child in a session of its own), all at once, as a
+// crash would, and waits until they are gone.
 func (p *process) kill() error {
 	if !p.running() {
 		return nil
 	}
-	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+	pid := p.cmd.Process.Pid
+	// Stopped, the program forks no new child while its children are listed.
+	_ = syscall.Kill(-pid, syscall.SIGSTOP)
+	children := descendants(pid)
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("killing %s: %w", p.name, err)
 	}
+	for _, c := range children {
+		_ = syscall.Kill(c, syscall.SIGKILL)
+	}
 	<-p.exited
+	deadline := time.Now().Add(10 * time.Second)
+	for _, c := range children {
+		for alive(c) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("killing %s: process %d still alive", p.name, c)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	return nil
+}
+
+// descendants lists the processes descended from pid, from /proc.
+func descendants(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	parent := map[int]int{}
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, ok := parentOf(child); ok {
+			parent[child] = ppid
+		}
+	}
+	var out []int
+	for child := range parent {
+		for a, hops := parent[child], 0; a > 1 && hops < 64; a, hops = parent[a], hops+1 {
+			if a == pid {
+				out = append(out, child)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// parentOf reads the parent of pid from /proc/pid/stat.
+func parentOf(pid int) (int, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(f[1])
+	return ppid, err == nil
+}
+
+// alive reports whether pid is a process that has not yet exited (a zombie has).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
 }
 
 // shutdown asks the program to stop, and kills it if it has not after 15 seconds.
