@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tally-dev/tally/internal/testlog"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 	"github.com/tally-dev/tally/shard"
 )
@@ -186,7 +187,7 @@ func TestCoreArgErrorIsInvalidArgumentWithoutCoreNames(t *testing.T) {
 	if !errors.As(coreErr, &arg) || arg.Arg != "id" {
 		t.Fatalf("core error %v, want an ArgError about id", coreErr)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	st := status.Convert(toStatus(t.Context(), slog.New(slog.NewTextHandler(logs, nil)), about(counterSubject("a/b"), coreErr)))
 	if want := `counter "counters/a/b": invalid argument`; st.Code() != codes.InvalidArgument || st.Message() != want {
 		t.Errorf("status %v %q, want InvalidArgument %q", st.Code(), st.Message(), want)
@@ -263,7 +264,7 @@ func TestMalformedCoreResultsAreInternal(t *testing.T) {
 }
 
 func TestServerWithoutCountersAnswersInternal(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	client := serve(t, New(Options{Logger: slog.New(slog.NewTextHandler(logs, nil))}))
 	_, err := client.GetCounter(testContext(t), &tallyv1.GetCounterRequest{Name: "counters/a"})
 	if st := status.Convert(err); st.Code() != codes.Internal || st.Message() != internalMessage {
@@ -297,7 +298,7 @@ func TestToStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &testlog.Buffer{}
 			err := toStatus(tt.ctx, slog.New(slog.NewTextHandler(logs, nil)), tt.err)
 			if tt.err == nil && err != nil {
 				t.Fatalf("toStatus(nil) = %v, want nil", err)

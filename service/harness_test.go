@@ -1,12 +1,10 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/tally-dev/tally/internal/testlog"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
 
@@ -32,13 +31,13 @@ type harness struct {
 	// protobuf check strings for UTF-8, so wire also sends requests whose strings are not UTF-8.
 	wire     tallyv1.CounterServiceClient
 	counters *MockCounters
-	logs     *syncBuffer
+	logs     *testlog.Buffer
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	counters := NewMockCounters(gomock.NewController(t))
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := New(Options{Counters: counters, Logger: logger})
 	return &harness{
@@ -112,22 +111,4 @@ func wantFieldViolation(t *testing.T, err error, field string) {
 	if violations[0].GetDescription() == "" {
 		t.Errorf("BadRequest violation of %q has no description", field)
 	}
-}
-
-// syncBuffer collects log output written by handler goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

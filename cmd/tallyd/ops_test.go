@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tally-dev/tally/internal/auth"
+	"github.com/tally-dev/tally/internal/testlog"
 	"github.com/tally-dev/tally/internal/testpki"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
@@ -257,24 +257,6 @@ func TestMetricsScrapedFromTallyd(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination written by the server's goroutines and read by the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestAuditLinesCarryTheTraceID: an admin operation is logged as an audit line with the
 // caller's identity and the trace id the caller propagated (W3C traceparent), with tracing
 // export off as by default; the JSON line has Cloud Logging's field names, its trace named in
@@ -318,9 +300,9 @@ func TestAuditLinesCarryTheTraceID(t *testing.T) {
 
 // startTallydLogged runs tallyd in-process like startTallyd, and returns its address and what it
 // logs at info level and above.
-func startTallydLogged(t *testing.T, args ...string) (string, *syncBuffer) {
+func startTallydLogged(t *testing.T, args ...string) (string, *testlog.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan listening, 1)
 	done := make(chan error, 1)

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +24,7 @@ import (
 
 	"github.com/tally-dev/tally/emulator"
 	"github.com/tally-dev/tally/emulator/emulatortest"
+	"github.com/tally-dev/tally/internal/testlog"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 	"github.com/tally-dev/tally/service"
 	"github.com/tally-dev/tally/shard"
@@ -109,7 +108,7 @@ type env struct {
 	counters   *shard.Counters
 	auth       *Auth
 	tokensFile string
-	logs       *syncBuffer
+	logs       *testlog.Buffer
 	// Over bufconn: a connection without credentials of its own, and its client.
 	conn   *grpc.ClientConn
 	client tallyv1.CounterServiceClient
@@ -148,7 +147,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	}
 	t.Cleanup(func() { _ = counters.Close(context.Background()) })
 
-	e := &env{counters: counters, logs: &syncBuffer{}}
+	e := &env{counters: counters, logs: &testlog.Buffer{}}
 	var lh slog.Handler = slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})
 	if opts.wrapLog != nil {
 		lh = opts.wrapLog(lh)
@@ -297,22 +296,4 @@ func (e *env) logLines(t *testing.T, msg string) []map[string]any {
 		}
 	}
 	return out
-}
-
-// syncBuffer collects log output written by handler goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
