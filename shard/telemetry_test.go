@@ -189,7 +189,6 @@ func TestEveryCallerLinksToItsBatch(t *testing.T) {
 	tr := o.tp.Tracer("test")
 	var wg sync.WaitGroup
 	increment := func(ctx context.Context) {
-		defer wg.Done()
 		if _, err := s.Increment(ctx, "hot", 1, ""); err != nil {
 			t.Error(err)
 		}
@@ -197,6 +196,9 @@ func TestEveryCallerLinksToItsBatch(t *testing.T) {
 	for range callers {
 		wg.Add(1)
 		go func() {
+			// Deferred calls run last in, first out: the span ends before
+			// wg.Wait below can return, so every caller span is recorded.
+			defer wg.Done()
 			ctx, span := tr.Start(ctx, "caller")
 			defer span.End()
 			increment(ctx)
@@ -205,7 +207,10 @@ func TestEveryCallerLinksToItsBatch(t *testing.T) {
 	sharedCtx, shared := tr.Start(ctx, "shared-caller")
 	for range sharedCalls {
 		wg.Add(1)
-		go increment(sharedCtx)
+		go func() {
+			defer wg.Done()
+			increment(sharedCtx)
+		}()
 	}
 	waitQueued(t, s, "hot", callers+sharedCalls)
 	close(release)
