@@ -13,16 +13,20 @@ import (
 // up here.
 
 func TestCounterServiceMethods(t *testing.T) {
-	want := []struct{ name, input, output string }{
-		{"Increment", "tally.v1.IncrementRequest", "tally.v1.IncrementResponse"},
-		{"BatchIncrement", "tally.v1.BatchIncrementRequest", "tally.v1.BatchIncrementResponse"},
-		{"GetCounter", "tally.v1.GetCounterRequest", "tally.v1.Counter"},
-		{"BatchGetCounters", "tally.v1.BatchGetCountersRequest", "tally.v1.BatchGetCountersResponse"},
-		{"CreateCounter", "tally.v1.CreateCounterRequest", "tally.v1.Counter"},
-		{"UpdateCounter", "tally.v1.UpdateCounterRequest", "tally.v1.Counter"},
-		{"ResetCounter", "tally.v1.ResetCounterRequest", "tally.v1.ResetCounterResponse"},
-		{"DeleteCounter", "tally.v1.DeleteCounterRequest", "google.protobuf.Empty"},
-		{"ListCounters", "tally.v1.ListCountersRequest", "tally.v1.ListCountersResponse"},
+	want := []struct {
+		name, input, output string
+		serverStreaming     bool
+	}{
+		{"Increment", "tally.v1.IncrementRequest", "tally.v1.IncrementResponse", false},
+		{"BatchIncrement", "tally.v1.BatchIncrementRequest", "tally.v1.BatchIncrementResponse", false},
+		{"GetCounter", "tally.v1.GetCounterRequest", "tally.v1.Counter", false},
+		{"BatchGetCounters", "tally.v1.BatchGetCountersRequest", "tally.v1.BatchGetCountersResponse", false},
+		{"WatchCounter", "tally.v1.WatchCounterRequest", "tally.v1.WatchCounterResponse", true},
+		{"CreateCounter", "tally.v1.CreateCounterRequest", "tally.v1.Counter", false},
+		{"UpdateCounter", "tally.v1.UpdateCounterRequest", "tally.v1.Counter", false},
+		{"ResetCounter", "tally.v1.ResetCounterRequest", "tally.v1.ResetCounterResponse", false},
+		{"DeleteCounter", "tally.v1.DeleteCounterRequest", "google.protobuf.Empty", false},
+		{"ListCounters", "tally.v1.ListCountersRequest", "tally.v1.ListCountersResponse", false},
 	}
 	services := tallyv1.File_tally_v1_counter_proto.Services()
 	if services.Len() != 1 {
@@ -47,8 +51,9 @@ func TestCounterServiceMethods(t *testing.T) {
 			if got := m.Output().FullName(); got != protoreflect.FullName(w.output) {
 				t.Errorf("output is %s, want %s", got, w.output)
 			}
-			if m.IsStreamingClient() || m.IsStreamingServer() {
-				t.Errorf("method streams, want unary")
+			if m.IsStreamingClient() || m.IsStreamingServer() != w.serverStreaming {
+				t.Errorf("client streaming %v, server streaming %v; want only server streaming %v",
+					m.IsStreamingClient(), m.IsStreamingServer(), w.serverStreaming)
 			}
 		})
 	}
@@ -74,13 +79,14 @@ func TestMessageFields(t *testing.T) {
 		"Counter": {
 			{"name", 1, str}, {"value", 2, i64}, {"shard_count", 3, i32},
 			{"create_time", 4, ts}, {"update_time", 5, ts}, {"read_time", 6, ts},
+			{"adaptive_shards", 7, flag},
 		},
 		"IncrementRequest":         {{"name", 1, str}, {"delta", 2, i64}, {"idempotency_key", 3, str}},
 		"IncrementResponse":        {{"commit_time", 1, ts}, {"duplicate", 2, flag}},
 		"BatchIncrementRequest":    {{"requests", 1, "repeated tally.v1.IncrementRequest"}, {"idempotency_key", 2, str}},
 		"BatchIncrementResponse":   {{"commit_time", 1, ts}, {"duplicate", 2, flag}},
-		"GetCounterRequest":        {{"name", 1, str}},
-		"BatchGetCountersRequest":  {{"names", 1, "repeated string"}},
+		"GetCounterRequest":        {{"name", 1, str}, {"read_time", 2, ts}},
+		"BatchGetCountersRequest":  {{"names", 1, "repeated string"}, {"read_time", 2, ts}},
 		"BatchGetCountersResponse": {{"counters", 1, "repeated tally.v1.Counter"}},
 		"CreateCounterRequest":     {{"counter_id", 1, str}, {"counter", 2, "tally.v1.Counter"}},
 		"UpdateCounterRequest":     {{"counter", 1, "tally.v1.Counter"}, {"update_mask", 2, "google.protobuf.FieldMask"}},
@@ -91,6 +97,8 @@ func TestMessageFields(t *testing.T) {
 			{"page_size", 1, i32}, {"page_token", 2, str}, {"prefix", 3, str}, {"view", 4, "tally.v1.CounterView"},
 		},
 		"ListCountersResponse": {{"counters", 1, "repeated tally.v1.Counter"}, {"next_page_token", 2, str}},
+		"WatchCounterRequest":  {{"name", 1, str}, {"min_interval", 2, "google.protobuf.Duration"}},
+		"WatchCounterResponse": {{"counter", 1, "tally.v1.Counter"}, {"deleted", 2, flag}},
 	}
 	messages := tallyv1.File_tally_v1_counter_proto.Messages()
 	if messages.Len() != len(tests) {

@@ -12,6 +12,7 @@ package tallyv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -109,9 +110,14 @@ type Counter struct {
 	// Output only. The consistent point in time at which `value` was read.
 	//
 	// Unset whenever `value` is omitted (ListCounters with the BASIC view).
-	ReadTime      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=read_time,json=readTime" json:"read_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ReadTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=read_time,json=readTime" json:"read_time,omitempty"`
+	// Whether the server adapts `shard_count` to the counter's load: it adds
+	// shards while increments contend for them and removes them when the
+	// counter cools down, within the server's limits, keeping the value
+	// unchanged. Off by default; set it at creation or with UpdateCounter.
+	AdaptiveShards bool `protobuf:"varint,7,opt,name=adaptive_shards,json=adaptiveShards" json:"adaptive_shards,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Counter) Reset() {
@@ -184,6 +190,13 @@ func (x *Counter) GetReadTime() *timestamppb.Timestamp {
 		return x.ReadTime
 	}
 	return nil
+}
+
+func (x *Counter) GetAdaptiveShards() bool {
+	if x != nil {
+		return x.AdaptiveShards
+	}
+	return false
 }
 
 // Request for CounterService.Increment.
@@ -432,7 +445,12 @@ func (x *BatchIncrementResponse) GetDuplicate() bool {
 type GetCounterRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The counter to read, `counters/{counter_id}`.
-	Name          string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
+	// Optional. Read the counter as it was at this moment instead of now. It
+	// must not be in the future and must be within the window the storage
+	// keeps versions for (one hour by default in the emulator; Firestore's
+	// point-in-time recovery window in production).
+	ReadTime      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=read_time,json=readTime" json:"read_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -474,12 +492,22 @@ func (x *GetCounterRequest) GetName() string {
 	return ""
 }
 
+func (x *GetCounterRequest) GetReadTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReadTime
+	}
+	return nil
+}
+
 // Request for CounterService.BatchGetCounters.
 type BatchGetCountersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The counters to read, `counters/{counter_id}` each, at most 100. Every one
 	// must exist. A name may repeat; each occurrence gets its own entry.
-	Names         []string `protobuf:"bytes,1,rep,name=names" json:"names,omitempty"`
+	Names []string `protobuf:"bytes,1,rep,name=names" json:"names,omitempty"`
+	// Optional. Read every counter as it was at this moment, as in
+	// GetCounterRequest.read_time.
+	ReadTime      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=read_time,json=readTime" json:"read_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -517,6 +545,13 @@ func (*BatchGetCountersRequest) Descriptor() ([]byte, []int) {
 func (x *BatchGetCountersRequest) GetNames() []string {
 	if x != nil {
 		return x.Names
+	}
+	return nil
+}
+
+func (x *BatchGetCountersRequest) GetReadTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReadTime
 	}
 	return nil
 }
@@ -631,8 +666,8 @@ type UpdateCounterRequest struct {
 	// The counter to change, identified by `name`, with the new field values.
 	// `shard_count` must be 0 (the server's default) to 1,000.
 	Counter *Counter `protobuf:"bytes,1,opt,name=counter" json:"counter,omitempty"`
-	// The fields to update. Only `shard_count` is allowed; an empty mask means
-	// `shard_count`.
+	// The fields to update: `shard_count` and `adaptive_shards`. An empty mask
+	// means `shard_count`.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -973,11 +1008,126 @@ func (x *ListCountersResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request for CounterService.WatchCounter.
+type WatchCounterRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The counter to watch, `counters/{counter_id}`.
+	Name string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
+	// Optional. The least time between two updates. Changes within it are
+	// coalesced into one update with the latest value. 0 means the server's
+	// default; values below the server's minimum are raised to it.
+	MinInterval   *durationpb.Duration `protobuf:"bytes,2,opt,name=min_interval,json=minInterval" json:"min_interval,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchCounterRequest) Reset() {
+	*x = WatchCounterRequest{}
+	mi := &file_tally_v1_counter_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchCounterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchCounterRequest) ProtoMessage() {}
+
+func (x *WatchCounterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tally_v1_counter_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchCounterRequest.ProtoReflect.Descriptor instead.
+func (*WatchCounterRequest) Descriptor() ([]byte, []int) {
+	return file_tally_v1_counter_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *WatchCounterRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *WatchCounterRequest) GetMinInterval() *durationpb.Duration {
+	if x != nil {
+		return x.MinInterval
+	}
+	return nil
+}
+
+// Response for CounterService.WatchCounter: one update.
+type WatchCounterResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The counter as of `counter.read_time`, with its value. When `deleted` is
+	// true only `name` and `read_time` are set.
+	Counter *Counter `protobuf:"bytes,1,opt,name=counter" json:"counter,omitempty"`
+	// True when the counter did not exist at `counter.read_time`: it was
+	// deleted. The stream continues and reports the counter again if it is
+	// created anew.
+	Deleted       bool `protobuf:"varint,2,opt,name=deleted" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchCounterResponse) Reset() {
+	*x = WatchCounterResponse{}
+	mi := &file_tally_v1_counter_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchCounterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchCounterResponse) ProtoMessage() {}
+
+func (x *WatchCounterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tally_v1_counter_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchCounterResponse.ProtoReflect.Descriptor instead.
+func (*WatchCounterResponse) Descriptor() ([]byte, []int) {
+	return file_tally_v1_counter_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *WatchCounterResponse) GetCounter() *Counter {
+	if x != nil {
+		return x.Counter
+	}
+	return nil
+}
+
+func (x *WatchCounterResponse) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
 var File_tally_v1_counter_proto protoreflect.FileDescriptor
 
 const file_tally_v1_counter_proto_rawDesc = "" +
 	"\n" +
-	"\x16tally/v1/counter.proto\x12\btally.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x02\n" +
+	"\x16tally/v1/counter.proto\x12\btally.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x02\n" +
 	"\aCounter\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value\x12\x1f\n" +
@@ -987,7 +1137,8 @@ const file_tally_v1_counter_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x127\n" +
-	"\tread_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\"e\n" +
+	"\tread_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\x12'\n" +
+	"\x0fadaptive_shards\x18\a \x01(\bR\x0eadaptiveShards\"e\n" +
 	"\x10IncrementRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05delta\x18\x02 \x01(\x03R\x05delta\x12'\n" +
@@ -1002,11 +1153,13 @@ const file_tally_v1_counter_proto_rawDesc = "" +
 	"\x16BatchIncrementResponse\x12;\n" +
 	"\vcommit_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"commitTime\x12\x1c\n" +
-	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"'\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"`\n" +
 	"\x11GetCounterRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"/\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x127\n" +
+	"\tread_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\"h\n" +
 	"\x17BatchGetCountersRequest\x12\x14\n" +
-	"\x05names\x18\x01 \x03(\tR\x05names\"I\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\x127\n" +
+	"\tread_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\"I\n" +
 	"\x18BatchGetCountersResponse\x12-\n" +
 	"\bcounters\x18\x01 \x03(\v2\x11.tally.v1.CounterR\bcounters\"b\n" +
 	"\x14CreateCounterRequest\x12\x1d\n" +
@@ -1034,17 +1187,24 @@ const file_tally_v1_counter_proto_rawDesc = "" +
 	"\x04view\x18\x04 \x01(\x0e2\x15.tally.v1.CounterViewR\x04view\"m\n" +
 	"\x14ListCountersResponse\x12-\n" +
 	"\bcounters\x18\x01 \x03(\v2\x11.tally.v1.CounterR\bcounters\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*Z\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"g\n" +
+	"\x13WatchCounterRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12<\n" +
+	"\fmin_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vminInterval\"]\n" +
+	"\x14WatchCounterResponse\x12+\n" +
+	"\acounter\x18\x01 \x01(\v2\x11.tally.v1.CounterR\acounter\x12\x18\n" +
+	"\adeleted\x18\x02 \x01(\bR\adeleted*Z\n" +
 	"\vCounterView\x12\x1c\n" +
 	"\x18COUNTER_VIEW_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12COUNTER_VIEW_BASIC\x10\x01\x12\x15\n" +
-	"\x11COUNTER_VIEW_FULL\x10\x022\xb3\x05\n" +
+	"\x11COUNTER_VIEW_FULL\x10\x022\x84\x06\n" +
 	"\x0eCounterService\x12D\n" +
 	"\tIncrement\x12\x1a.tally.v1.IncrementRequest\x1a\x1b.tally.v1.IncrementResponse\x12S\n" +
 	"\x0eBatchIncrement\x12\x1f.tally.v1.BatchIncrementRequest\x1a .tally.v1.BatchIncrementResponse\x12<\n" +
 	"\n" +
 	"GetCounter\x12\x1b.tally.v1.GetCounterRequest\x1a\x11.tally.v1.Counter\x12Y\n" +
-	"\x10BatchGetCounters\x12!.tally.v1.BatchGetCountersRequest\x1a\".tally.v1.BatchGetCountersResponse\x12B\n" +
+	"\x10BatchGetCounters\x12!.tally.v1.BatchGetCountersRequest\x1a\".tally.v1.BatchGetCountersResponse\x12O\n" +
+	"\fWatchCounter\x12\x1d.tally.v1.WatchCounterRequest\x1a\x1e.tally.v1.WatchCounterResponse0\x01\x12B\n" +
 	"\rCreateCounter\x12\x1e.tally.v1.CreateCounterRequest\x1a\x11.tally.v1.Counter\x12B\n" +
 	"\rUpdateCounter\x12\x1e.tally.v1.UpdateCounterRequest\x1a\x11.tally.v1.Counter\x12M\n" +
 	"\fResetCounter\x12\x1d.tally.v1.ResetCounterRequest\x1a\x1e.tally.v1.ResetCounterResponse\x12G\n" +
@@ -1064,7 +1224,7 @@ func file_tally_v1_counter_proto_rawDescGZIP() []byte {
 }
 
 var file_tally_v1_counter_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tally_v1_counter_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_tally_v1_counter_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_tally_v1_counter_proto_goTypes = []any{
 	(CounterView)(0),                 // 0: tally.v1.CounterView
 	(*Counter)(nil),                  // 1: tally.v1.Counter
@@ -1082,47 +1242,56 @@ var file_tally_v1_counter_proto_goTypes = []any{
 	(*DeleteCounterRequest)(nil),     // 13: tally.v1.DeleteCounterRequest
 	(*ListCountersRequest)(nil),      // 14: tally.v1.ListCountersRequest
 	(*ListCountersResponse)(nil),     // 15: tally.v1.ListCountersResponse
-	(*timestamppb.Timestamp)(nil),    // 16: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 17: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),            // 18: google.protobuf.Empty
+	(*WatchCounterRequest)(nil),      // 16: tally.v1.WatchCounterRequest
+	(*WatchCounterResponse)(nil),     // 17: tally.v1.WatchCounterResponse
+	(*timestamppb.Timestamp)(nil),    // 18: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),    // 19: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),      // 20: google.protobuf.Duration
+	(*emptypb.Empty)(nil),            // 21: google.protobuf.Empty
 }
 var file_tally_v1_counter_proto_depIdxs = []int32{
-	16, // 0: tally.v1.Counter.create_time:type_name -> google.protobuf.Timestamp
-	16, // 1: tally.v1.Counter.update_time:type_name -> google.protobuf.Timestamp
-	16, // 2: tally.v1.Counter.read_time:type_name -> google.protobuf.Timestamp
-	16, // 3: tally.v1.IncrementResponse.commit_time:type_name -> google.protobuf.Timestamp
+	18, // 0: tally.v1.Counter.create_time:type_name -> google.protobuf.Timestamp
+	18, // 1: tally.v1.Counter.update_time:type_name -> google.protobuf.Timestamp
+	18, // 2: tally.v1.Counter.read_time:type_name -> google.protobuf.Timestamp
+	18, // 3: tally.v1.IncrementResponse.commit_time:type_name -> google.protobuf.Timestamp
 	2,  // 4: tally.v1.BatchIncrementRequest.requests:type_name -> tally.v1.IncrementRequest
-	16, // 5: tally.v1.BatchIncrementResponse.commit_time:type_name -> google.protobuf.Timestamp
-	1,  // 6: tally.v1.BatchGetCountersResponse.counters:type_name -> tally.v1.Counter
-	1,  // 7: tally.v1.CreateCounterRequest.counter:type_name -> tally.v1.Counter
-	1,  // 8: tally.v1.UpdateCounterRequest.counter:type_name -> tally.v1.Counter
-	17, // 9: tally.v1.UpdateCounterRequest.update_mask:type_name -> google.protobuf.FieldMask
-	16, // 10: tally.v1.ResetCounterResponse.commit_time:type_name -> google.protobuf.Timestamp
-	0,  // 11: tally.v1.ListCountersRequest.view:type_name -> tally.v1.CounterView
-	1,  // 12: tally.v1.ListCountersResponse.counters:type_name -> tally.v1.Counter
-	2,  // 13: tally.v1.CounterService.Increment:input_type -> tally.v1.IncrementRequest
-	4,  // 14: tally.v1.CounterService.BatchIncrement:input_type -> tally.v1.BatchIncrementRequest
-	6,  // 15: tally.v1.CounterService.GetCounter:input_type -> tally.v1.GetCounterRequest
-	7,  // 16: tally.v1.CounterService.BatchGetCounters:input_type -> tally.v1.BatchGetCountersRequest
-	9,  // 17: tally.v1.CounterService.CreateCounter:input_type -> tally.v1.CreateCounterRequest
-	10, // 18: tally.v1.CounterService.UpdateCounter:input_type -> tally.v1.UpdateCounterRequest
-	11, // 19: tally.v1.CounterService.ResetCounter:input_type -> tally.v1.ResetCounterRequest
-	13, // 20: tally.v1.CounterService.DeleteCounter:input_type -> tally.v1.DeleteCounterRequest
-	14, // 21: tally.v1.CounterService.ListCounters:input_type -> tally.v1.ListCountersRequest
-	3,  // 22: tally.v1.CounterService.Increment:output_type -> tally.v1.IncrementResponse
-	5,  // 23: tally.v1.CounterService.BatchIncrement:output_type -> tally.v1.BatchIncrementResponse
-	1,  // 24: tally.v1.CounterService.GetCounter:output_type -> tally.v1.Counter
-	8,  // 25: tally.v1.CounterService.BatchGetCounters:output_type -> tally.v1.BatchGetCountersResponse
-	1,  // 26: tally.v1.CounterService.CreateCounter:output_type -> tally.v1.Counter
-	1,  // 27: tally.v1.CounterService.UpdateCounter:output_type -> tally.v1.Counter
-	12, // 28: tally.v1.CounterService.ResetCounter:output_type -> tally.v1.ResetCounterResponse
-	18, // 29: tally.v1.CounterService.DeleteCounter:output_type -> google.protobuf.Empty
-	15, // 30: tally.v1.CounterService.ListCounters:output_type -> tally.v1.ListCountersResponse
-	22, // [22:31] is the sub-list for method output_type
-	13, // [13:22] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	18, // 5: tally.v1.BatchIncrementResponse.commit_time:type_name -> google.protobuf.Timestamp
+	18, // 6: tally.v1.GetCounterRequest.read_time:type_name -> google.protobuf.Timestamp
+	18, // 7: tally.v1.BatchGetCountersRequest.read_time:type_name -> google.protobuf.Timestamp
+	1,  // 8: tally.v1.BatchGetCountersResponse.counters:type_name -> tally.v1.Counter
+	1,  // 9: tally.v1.CreateCounterRequest.counter:type_name -> tally.v1.Counter
+	1,  // 10: tally.v1.UpdateCounterRequest.counter:type_name -> tally.v1.Counter
+	19, // 11: tally.v1.UpdateCounterRequest.update_mask:type_name -> google.protobuf.FieldMask
+	18, // 12: tally.v1.ResetCounterResponse.commit_time:type_name -> google.protobuf.Timestamp
+	0,  // 13: tally.v1.ListCountersRequest.view:type_name -> tally.v1.CounterView
+	1,  // 14: tally.v1.ListCountersResponse.counters:type_name -> tally.v1.Counter
+	20, // 15: tally.v1.WatchCounterRequest.min_interval:type_name -> google.protobuf.Duration
+	1,  // 16: tally.v1.WatchCounterResponse.counter:type_name -> tally.v1.Counter
+	2,  // 17: tally.v1.CounterService.Increment:input_type -> tally.v1.IncrementRequest
+	4,  // 18: tally.v1.CounterService.BatchIncrement:input_type -> tally.v1.BatchIncrementRequest
+	6,  // 19: tally.v1.CounterService.GetCounter:input_type -> tally.v1.GetCounterRequest
+	7,  // 20: tally.v1.CounterService.BatchGetCounters:input_type -> tally.v1.BatchGetCountersRequest
+	16, // 21: tally.v1.CounterService.WatchCounter:input_type -> tally.v1.WatchCounterRequest
+	9,  // 22: tally.v1.CounterService.CreateCounter:input_type -> tally.v1.CreateCounterRequest
+	10, // 23: tally.v1.CounterService.UpdateCounter:input_type -> tally.v1.UpdateCounterRequest
+	11, // 24: tally.v1.CounterService.ResetCounter:input_type -> tally.v1.ResetCounterRequest
+	13, // 25: tally.v1.CounterService.DeleteCounter:input_type -> tally.v1.DeleteCounterRequest
+	14, // 26: tally.v1.CounterService.ListCounters:input_type -> tally.v1.ListCountersRequest
+	3,  // 27: tally.v1.CounterService.Increment:output_type -> tally.v1.IncrementResponse
+	5,  // 28: tally.v1.CounterService.BatchIncrement:output_type -> tally.v1.BatchIncrementResponse
+	1,  // 29: tally.v1.CounterService.GetCounter:output_type -> tally.v1.Counter
+	8,  // 30: tally.v1.CounterService.BatchGetCounters:output_type -> tally.v1.BatchGetCountersResponse
+	17, // 31: tally.v1.CounterService.WatchCounter:output_type -> tally.v1.WatchCounterResponse
+	1,  // 32: tally.v1.CounterService.CreateCounter:output_type -> tally.v1.Counter
+	1,  // 33: tally.v1.CounterService.UpdateCounter:output_type -> tally.v1.Counter
+	12, // 34: tally.v1.CounterService.ResetCounter:output_type -> tally.v1.ResetCounterResponse
+	21, // 35: tally.v1.CounterService.DeleteCounter:output_type -> google.protobuf.Empty
+	15, // 36: tally.v1.CounterService.ListCounters:output_type -> tally.v1.ListCountersResponse
+	27, // [27:37] is the sub-list for method output_type
+	17, // [17:27] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_tally_v1_counter_proto_init() }
@@ -1136,7 +1305,7 @@ func file_tally_v1_counter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tally_v1_counter_proto_rawDesc), len(file_tally_v1_counter_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	CounterService_BatchIncrement_FullMethodName   = "/tally.v1.CounterService/BatchIncrement"
 	CounterService_GetCounter_FullMethodName       = "/tally.v1.CounterService/GetCounter"
 	CounterService_BatchGetCounters_FullMethodName = "/tally.v1.CounterService/BatchGetCounters"
+	CounterService_WatchCounter_FullMethodName     = "/tally.v1.CounterService/WatchCounter"
 	CounterService_CreateCounter_FullMethodName    = "/tally.v1.CounterService/CreateCounter"
 	CounterService_UpdateCounter_FullMethodName    = "/tally.v1.CounterService/UpdateCounter"
 	CounterService_ResetCounter_FullMethodName     = "/tally.v1.CounterService/ResetCounter"
@@ -95,22 +96,41 @@ type CounterServiceClient interface {
 	// counter's total would leave int64; FAILED_PRECONDITION when the key was
 	// used for a different request.
 	BatchIncrement(ctx context.Context, in *BatchIncrementRequest, opts ...grpc.CallOption) (*BatchIncrementResponse, error)
-	// Returns one counter with its current value.
+	// Returns one counter with its current value, or with its value at a past
+	// moment when `read_time` is set.
 	//
 	// The value is always included, whatever the view, and was read at the
 	// returned `read_time`.
 	//
-	// Errors: INVALID_ARGUMENT for a malformed `name`; NOT_FOUND if the counter
-	// does not exist; OUT_OF_RANGE if its total does not fit in int64.
+	// Errors: INVALID_ARGUMENT for a malformed `name` or a `read_time` in the
+	// future; FAILED_PRECONDITION for a `read_time` older than the storage keeps
+	// versions for; NOT_FOUND if the counter does not exist (at `read_time`,
+	// when set); OUT_OF_RANGE if its total does not fit in int64.
 	GetCounter(ctx context.Context, in *GetCounterRequest, opts ...grpc.CallOption) (*Counter, error)
 	// Returns several counters read at one consistent time.
 	//
 	// Values are always included and every returned counter has the same
 	// `read_time`.
 	//
-	// Errors: INVALID_ARGUMENT for more than 100 names or any malformed name;
-	// NOT_FOUND if any named counter does not exist (nothing is returned then).
+	// Errors: INVALID_ARGUMENT for more than 100 names, any malformed name or a
+	// `read_time` in the future; FAILED_PRECONDITION for a `read_time` older
+	// than the storage keeps versions for; NOT_FOUND if any named counter does
+	// not exist (nothing is returned then).
 	BatchGetCounters(ctx context.Context, in *BatchGetCountersRequest, opts ...grpc.CallOption) (*BatchGetCountersResponse, error)
+	// Streams a counter's value: first its current value, then its value after
+	// changes, each with the `read_time` it was read at.
+	//
+	// Updates are coalesced: at most one per `min_interval`, each carrying the
+	// latest value, so a client that reads slowly gets the latest value rather
+	// than a backlog. A reset, a resize and a delete are delivered too; after a
+	// delete the stream stays open and reports the counter again if it is
+	// created anew. The stream ends only when the client cancels it or the
+	// server stops (UNAVAILABLE: reconnect).
+	//
+	// Errors: INVALID_ARGUMENT for a malformed `name` or a negative
+	// `min_interval`; NOT_FOUND if the counter does not exist when the stream
+	// starts.
+	WatchCounter(ctx context.Context, in *WatchCounterRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchCounterResponse], error)
 	// Creates a counter with value 0.
 	//
 	// Only needed to choose a shard count up front; Increment creates counters
@@ -119,13 +139,15 @@ type CounterServiceClient interface {
 	// Errors: INVALID_ARGUMENT for a malformed `counter_id` or a `shard_count`
 	// outside 0 to 1,000; ALREADY_EXISTS if the counter exists.
 	CreateCounter(ctx context.Context, in *CreateCounterRequest, opts ...grpc.CallOption) (*Counter, error)
-	// Changes a counter's configuration. Only `shard_count` is updatable.
+	// Changes a counter's configuration: `shard_count` and `adaptive_shards`
+	// are updatable.
 	//
 	// Resizing, up or down, keeps the counter's value unchanged and sets
 	// `update_time`.
 	//
 	// Errors: INVALID_ARGUMENT for a malformed `counter.name`, an `update_mask`
-	// path other than `shard_count`, or a `shard_count` outside 0 to 1,000;
+	// path other than `shard_count` or `adaptive_shards`, or a `shard_count`
+	// outside 0 to 1,000;
 	// NOT_FOUND if the counter does not exist.
 	UpdateCounter(ctx context.Context, in *UpdateCounterRequest, opts ...grpc.CallOption) (*Counter, error)
 	// Sets a counter's value back to 0 and sets its `update_time`.
@@ -198,6 +220,25 @@ func (c *counterServiceClient) BatchGetCounters(ctx context.Context, in *BatchGe
 	}
 	return out, nil
 }
+
+func (c *counterServiceClient) WatchCounter(ctx context.Context, in *WatchCounterRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchCounterResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &CounterService_ServiceDesc.Streams[0], CounterService_WatchCounter_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchCounterRequest, WatchCounterResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CounterService_WatchCounterClient = grpc.ServerStreamingClient[WatchCounterResponse]
 
 func (c *counterServiceClient) CreateCounter(ctx context.Context, in *CreateCounterRequest, opts ...grpc.CallOption) (*Counter, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -310,22 +351,41 @@ type CounterServiceServer interface {
 	// counter's total would leave int64; FAILED_PRECONDITION when the key was
 	// used for a different request.
 	BatchIncrement(context.Context, *BatchIncrementRequest) (*BatchIncrementResponse, error)
-	// Returns one counter with its current value.
+	// Returns one counter with its current value, or with its value at a past
+	// moment when `read_time` is set.
 	//
 	// The value is always included, whatever the view, and was read at the
 	// returned `read_time`.
 	//
-	// Errors: INVALID_ARGUMENT for a malformed `name`; NOT_FOUND if the counter
-	// does not exist; OUT_OF_RANGE if its total does not fit in int64.
+	// Errors: INVALID_ARGUMENT for a malformed `name` or a `read_time` in the
+	// future; FAILED_PRECONDITION for a `read_time` older than the storage keeps
+	// versions for; NOT_FOUND if the counter does not exist (at `read_time`,
+	// when set); OUT_OF_RANGE if its total does not fit in int64.
 	GetCounter(context.Context, *GetCounterRequest) (*Counter, error)
 	// Returns several counters read at one consistent time.
 	//
 	// Values are always included and every returned counter has the same
 	// `read_time`.
 	//
-	// Errors: INVALID_ARGUMENT for more than 100 names or any malformed name;
-	// NOT_FOUND if any named counter does not exist (nothing is returned then).
+	// Errors: INVALID_ARGUMENT for more than 100 names, any malformed name or a
+	// `read_time` in the future; FAILED_PRECONDITION for a `read_time` older
+	// than the storage keeps versions for; NOT_FOUND if any named counter does
+	// not exist (nothing is returned then).
 	BatchGetCounters(context.Context, *BatchGetCountersRequest) (*BatchGetCountersResponse, error)
+	// Streams a counter's value: first its current value, then its value after
+	// changes, each with the `read_time` it was read at.
+	//
+	// Updates are coalesced: at most one per `min_interval`, each carrying the
+	// latest value, so a client that reads slowly gets the latest value rather
+	// than a backlog. A reset, a resize and a delete are delivered too; after a
+	// delete the stream stays open and reports the counter again if it is
+	// created anew. The stream ends only when the client cancels it or the
+	// server stops (UNAVAILABLE: reconnect).
+	//
+	// Errors: INVALID_ARGUMENT for a malformed `name` or a negative
+	// `min_interval`; NOT_FOUND if the counter does not exist when the stream
+	// starts.
+	WatchCounter(*WatchCounterRequest, grpc.ServerStreamingServer[WatchCounterResponse]) error
 	// Creates a counter with value 0.
 	//
 	// Only needed to choose a shard count up front; Increment creates counters
@@ -334,13 +394,15 @@ type CounterServiceServer interface {
 	// Errors: INVALID_ARGUMENT for a malformed `counter_id` or a `shard_count`
 	// outside 0 to 1,000; ALREADY_EXISTS if the counter exists.
 	CreateCounter(context.Context, *CreateCounterRequest) (*Counter, error)
-	// Changes a counter's configuration. Only `shard_count` is updatable.
+	// Changes a counter's configuration: `shard_count` and `adaptive_shards`
+	// are updatable.
 	//
 	// Resizing, up or down, keeps the counter's value unchanged and sets
 	// `update_time`.
 	//
 	// Errors: INVALID_ARGUMENT for a malformed `counter.name`, an `update_mask`
-	// path other than `shard_count`, or a `shard_count` outside 0 to 1,000;
+	// path other than `shard_count` or `adaptive_shards`, or a `shard_count`
+	// outside 0 to 1,000;
 	// NOT_FOUND if the counter does not exist.
 	UpdateCounter(context.Context, *UpdateCounterRequest) (*Counter, error)
 	// Sets a counter's value back to 0 and sets its `update_time`.
@@ -385,6 +447,9 @@ func (UnimplementedCounterServiceServer) GetCounter(context.Context, *GetCounter
 }
 func (UnimplementedCounterServiceServer) BatchGetCounters(context.Context, *BatchGetCountersRequest) (*BatchGetCountersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchGetCounters not implemented")
+}
+func (UnimplementedCounterServiceServer) WatchCounter(*WatchCounterRequest, grpc.ServerStreamingServer[WatchCounterResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchCounter not implemented")
 }
 func (UnimplementedCounterServiceServer) CreateCounter(context.Context, *CreateCounterRequest) (*Counter, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateCounter not implemented")
@@ -493,6 +558,17 @@ func _CounterService_BatchGetCounters_Handler(srv interface{}, ctx context.Conte
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _CounterService_WatchCounter_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchCounterRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(CounterServiceServer).WatchCounter(m, &grpc.GenericServerStream[WatchCounterRequest, WatchCounterResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CounterService_WatchCounterServer = grpc.ServerStreamingServer[WatchCounterResponse]
 
 func _CounterService_CreateCounter_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateCounterRequest)
@@ -628,6 +704,12 @@ var CounterService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _CounterService_ListCounters_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchCounter",
+			Handler:       _CounterService_WatchCounter_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "tally/v1/counter.proto",
 }
