@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -73,7 +74,19 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 		otelgrpc.WithMeterProvider(t.meterProvider),
 		otelgrpc.WithPropagators(t.propagator),
 	}
-	t.server = otelgrpc.NewServerHandler(append(grpcOpts, otelgrpc.WithFilter(notHealthCheck))...)
+	var spans stats.Handler
+	if t.sdkTracer != nil {
+		// Spans only: rpcServerHandler measures the calls.
+		spans = otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(t.tracerProvider),
+			otelgrpc.WithMeterProvider(metricnoop.NewMeterProvider()),
+			otelgrpc.WithPropagators(t.propagator),
+			otelgrpc.WithFilter(notHealthCheck),
+		)
+	}
+	if t.server, err = newRPCServerHandler(t.meterProvider.Meter(instrumentationName), t.propagator, spans); err != nil {
+		return nil, errors.Join(fmt.Errorf("telemetry: the RPC duration histogram: %w", err), t.Shutdown(ctx))
+	}
 	t.client = &clientHandler{
 		traced: otelgrpc.NewClientHandler(grpcOpts...),
 		// The same metrics (the same meter provider, so the same instruments), no spans and no
