@@ -16,11 +16,11 @@ type accumulator struct {
 	count int64 // documents (count) or numeric values (sum, avg) seen
 
 	// Integers are summed exactly in 128 bits, so that a sum which overflows int64 only on the
-	// way but ends within range is still an integer; doubles are summed apart in IEEE
-	// arithmetic, which yields NaN and ±Inf as production does.
+	// way but ends within range is still an integer; doubles are summed apart, exactly too, and
+	// the two are added and rounded once at the end.
 	intHi     int64
 	intLo     uint64
-	floatSum  float64
+	floatSum  exactSum
 	sawDouble bool
 }
 
@@ -40,7 +40,7 @@ func (a *accumulator) add(doc *storage.Version) {
 	case *pb.Value_IntegerValue:
 		a.addInt(t.IntegerValue)
 	case *pb.Value_DoubleValue:
-		a.floatSum += t.DoubleValue
+		a.floatSum.add(t.DoubleValue)
 		a.sawDouble = true
 	default:
 		return // non-numeric values, null included, are skipped
@@ -61,13 +61,6 @@ func (a *accumulator) intSum() (int64, bool) {
 	return lo, a.intHi == lo>>63
 }
 
-func (a *accumulator) intSumFloat() float64 {
-	if s, ok := a.intSum(); ok {
-		return float64(s)
-	}
-	return float64(a.intHi)*0x1p64 + float64(a.intLo)
-}
-
 func (a *accumulator) result() *pb.Value {
 	switch a.spec.kind {
 	case aggCount:
@@ -80,11 +73,13 @@ func (a *accumulator) result() *pb.Value {
 		if s, ok := a.intSum(); ok && !a.sawDouble {
 			return &pb.Value{ValueType: &pb.Value_IntegerValue{IntegerValue: s}}
 		}
-		return &pb.Value{ValueType: &pb.Value_DoubleValue{DoubleValue: a.intSumFloat() + a.floatSum}}
+		return &pb.Value{ValueType: &pb.Value_DoubleValue{DoubleValue: a.floatSum.total(a.intHi, a.intLo)}}
 	default:
 		if a.count == 0 {
 			return &pb.Value{ValueType: &pb.Value_NullValue{NullValue: structpb.NullValue_NULL_VALUE}}
 		}
-		return &pb.Value{ValueType: &pb.Value_DoubleValue{DoubleValue: (a.intSumFloat() + a.floatSum) / float64(a.count)}}
+		// Production divides the rounded sum: the suite's average of 4.8, 5.9, 6.0, 7.1 and 8.2
+		// is 32 / 5 = 6.4, where the exact quotient rounds to 6.3999999999999995.
+		return &pb.Value{ValueType: &pb.Value_DoubleValue{DoubleValue: a.floatSum.total(a.intHi, a.intLo) / float64(a.count)}}
 	}
 }

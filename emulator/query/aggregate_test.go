@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -77,6 +78,18 @@ func TestSumAndAvg(t *testing.T) {
 		{"NaN propagates", []*pb.Value{iv(1), nanv()}, nanv(), nanv()},
 		{"infinity", []*pb.Value{dv(math.Inf(1)), iv(5)}, dv(math.Inf(1)), dv(math.Inf(1))},
 		{"opposite infinities make NaN", []*pb.Value{dv(math.Inf(1)), dv(math.Inf(-1))}, nanv(), nanv()},
+		// The official suite's cases: summed in order, IEEE addition gives 35.699999999999996
+		// and 5.949999999999999.
+		{"doubles are summed exactly and rounded once", dvs(3.7, 4.8, 5.9, 6.0, 7.1, 8.2), dv(35.7), dv(5.95)},
+		{"the same doubles in another order", dvs(8.2, 5.9, 3.7, 7.1, 6.0, 4.8), dv(35.7), dv(5.95)},
+		{"the suite's whole collection", dvs(1.5, 2.6, 3.7, 4.8, 5.9, 6.0, 7.1, 8.2), dv(39.8), dv(4.975)},
+		{"ten tenths make one", dvs(0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1), dv(1), dv(0.1)},
+		{"cancellation loses nothing", dvs(1e308, 1e308, -1e308), dv(1e308), dv(1e308 / 3)},
+		{"a sum beyond the largest double is infinite", dvs(math.MaxFloat64, math.MaxFloat64), dv(math.Inf(1)), dv(math.Inf(1))},
+		{"tiny values beside huge ones", dvs(1e300, 1e-300, -1e300), dv(1e-300), dv(1e-300 / 3)},
+		{"the average divides the rounded sum", dvs(4.8, 5.9, 6.0, 7.1, 8.2), dv(32), dv(6.4)},
+		{"subnormals", dvs(5e-324, 5e-324, 5e-324), dv(1.5e-323), dv(5e-324)},
+		{"integers and doubles are added exactly", []*pb.Value{iv(math.MaxInt64), dv(0.5), iv(-math.MaxInt64)}, dv(0.5), dv(0.5 / 3)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +102,14 @@ func TestSumAndAvg(t *testing.T) {
 			}
 		})
 	}
+}
+
+func dvs(xs ...float64) []*pb.Value {
+	out := make([]*pb.Value, len(xs))
+	for i, x := range xs {
+		out[i] = dv(x)
+	}
+	return out
 }
 
 // sameResult compares aggregation results exactly: same kind, and NaN equal to NaN.
@@ -225,5 +246,27 @@ func TestAggregationStopsOnCancel(t *testing.T) {
 	}
 	if _, err := a.Run(ctx, src); !errors.Is(err, context.Canceled) || src.reads > 51 {
 		t.Errorf("Run returned %v after %d reads, want context.Canceled right after 50", err, src.reads)
+	}
+}
+
+// TestSumIndependentOfOrder sums the same doubles in many orders: exact summation gives one
+// answer, where IEEE addition in document order would vary with the order.
+func TestSumIndependentOfOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 50 {
+		xs := make([]float64, 2+rng.IntN(30))
+		for i := range xs {
+			xs[i] = (rng.Float64() - 0.5) * math.Pow(10, float64(rng.IntN(40)-20))
+		}
+		var want *pb.Value
+		for range 5 {
+			rng.Shuffle(len(xs), func(i, j int) { xs[i], xs[j] = xs[j], xs[i] })
+			got := runAggregation(t, aggregation(&pb.StructuredQuery{From: from("c")}, sum("s", "v")), valuesSource(dvs(xs...)...))["s"]
+			if want == nil {
+				want = got
+			} else if !sameResult(got, want) {
+				t.Fatalf("trial %d: sum of %v = %v in one order and %v in another", trial, xs, got, want)
+			}
+		}
 	}
 }
