@@ -12,11 +12,16 @@ import (
 // Documents yields the live documents of collection parent/collectionID in document-name order,
 // starting strictly after the document path after (nil: from the start). With allDescendants
 // it yields every document under parent, at any depth, whose own collection is collectionID
-// (a collection group), still in full-name order.
+// (a collection group), still in full-name order; an empty collectionID with allDescendants
+// yields every document under parent (a kindless query).
 func (sn *Snapshot) Documents(parent []string, collectionID string, allDescendants bool, after []string) iter.Seq2[*Version, error] {
 	return func(yield func(*Version, error) bool) {
 		yield, finish := guard(yield)
-		finish(sn.scan(parent, collectionID, after, func(sc *scan) error {
+		checked := collectionID
+		if allDescendants && collectionID == "" {
+			checked = "*" // any valid id: the kindless scan names no collection
+		}
+		finish(sn.scan(parent, checked, after, func(sc *scan) error {
 			if allDescendants {
 				return sc.group(collectionID, after, yield)
 			}
@@ -231,7 +236,8 @@ func (sc *scan) children(collectionID string, after []string, showMissing bool, 
 	return sc.finish(err)
 }
 
-// group walks every document under the parent and keeps those whose own collection matches.
+// group walks every document under the parent and keeps those whose own collection matches,
+// or all of them when collectionID is empty.
 func (sc *scan) group(collectionID string, after []string, yield func(*Version, error) bool) error {
 	lower, upper := justAfter(sc.prefix), subtreeEnd(sc.prefix)
 	if len(after) > 0 {
@@ -251,7 +257,7 @@ func (sc *scan) group(collectionID string, after []string, yield func(*Version, 
 			err = fmt.Errorf("%w: latest key names %v, not a document", ErrCorrupt, path)
 			break
 		}
-		if path[len(path)-2] != collectionID {
+		if collectionID != "" && path[len(path)-2] != collectionID {
 			continue
 		}
 		var v *Version
