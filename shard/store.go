@@ -34,6 +34,8 @@ const (
 	DefaultMetadataTTL       = 30 * time.Second
 	DefaultMaxCachedCounters = 100_000
 	DefaultCommitTimeout     = 30 * time.Second
+	DefaultWatchInterval     = 250 * time.Millisecond
+	DefaultMinWatchInterval  = 50 * time.Millisecond
 )
 
 // Options configure a Counters. Zero fields take the defaults above.
@@ -60,6 +62,12 @@ type Options struct {
 	MaxCachedCounters int
 	// CommitTimeout bounds one coalesced commit, including its retries; default 30s.
 	CommitTimeout time.Duration
+	// WatchInterval is the least time between two updates of a watch that asks for no interval
+	// of its own; default 250ms. Changes within it are coalesced into one update.
+	WatchInterval time.Duration
+	// MinWatchInterval is the least interval a watch may ask for; shorter ones are raised to it.
+	// Default 50ms.
+	MinWatchInterval time.Duration
 	// Logger receives what an operator may want to know of the commit sequence: a warning for
 	// every commit whose outcome is unknown, a debug line for every fall back to the locked path.
 	// Nil discards it.
@@ -101,6 +109,13 @@ func (o *Options) setDefaults() error {
 	if o.CommitTimeout <= 0 {
 		o.CommitTimeout = DefaultCommitTimeout
 	}
+	if o.MinWatchInterval <= 0 {
+		o.MinWatchInterval = DefaultMinWatchInterval
+	}
+	if o.WatchInterval <= 0 {
+		o.WatchInterval = DefaultWatchInterval
+	}
+	o.WatchInterval = max(o.WatchInterval, o.MinWatchInterval)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -122,6 +137,7 @@ type Counters struct {
 	lru     *list.List // of *entry, most recently used first
 	closed  bool
 	lanes   sync.WaitGroup // running lanes and other operations Close waits for
+	watches watchHubs      // the shared listeners of watched counters (watch_hub.go)
 
 	ins       *instruments
 	queued    atomic.Int64 // increments in every counter's queue, for tally.queue.depth
@@ -159,11 +175,13 @@ func New(client *firestore.Client, opts Options) (*Counters, error) {
 }
 
 // Close stops accepting increments and waits until every queued increment has been committed
-// and answered, or ctx ends.
+// and answered, or ctx ends. Every watch ends with ErrClosed at once: a watch never ends by
+// itself, and a server waiting for its streams to end would wait forever.
 func (s *Counters) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	s.watches.close()
 	// The meter provider outlives the store: once the queues are drained (or Close gives up),
 	// stop it observing them.
 	defer s.closeOnce.Do(s.ins.close)
