@@ -13,6 +13,7 @@ import (
 	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
 	"google.golang.org/grpc"
 
+	"github.com/tally-dev/tally/emulator/index"
 	"github.com/tally-dev/tally/emulator/server"
 	"github.com/tally-dev/tally/emulator/storage"
 	"github.com/tally-dev/tally/emulator/ttl"
@@ -37,6 +38,13 @@ type Options struct {
 	// TTLInterval (default 5s).
 	TTL         []ttl.Policy
 	TTLInterval time.Duration
+	// CheckIndexes makes a query that the declared indexes do not serve fail with
+	// FAILED_PRECONDITION, as in production. Off, the emulator answers every query, as Google's
+	// emulator does; the firestore-emulator command turns it on unless --no-index-check.
+	CheckIndexes bool
+	// Indexes are the declared indexes (a parsed firestore.indexes.json) that CheckIndexes
+	// checks against. Nil declares none: the automatic single-field indexes serve alone.
+	Indexes *index.File
 }
 
 // Emulator is a running emulator.
@@ -63,6 +71,11 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 	expiry, err := ttl.StorageExpiry(opts.TTL)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	if opts.Indexes != nil {
+		if err := opts.Indexes.Validate(); err != nil {
+			return nil, fmt.Errorf("emulator: index declaration: %w", err)
+		}
 	}
 	log := opts.Logger
 	if log == nil {
@@ -93,7 +106,11 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		return nil, errors.Join(fmt.Errorf("emulator: %w", err), store.Close())
 	}
 	gs := grpc.NewServer(grpc.MaxRecvMsgSize(maxMessageBytes), grpc.MaxSendMsgSize(maxMessageBytes))
-	pb.RegisterFirestoreServer(gs, server.New(server.Options{Engine: engine, Logger: log}))
+	var indexes *index.Set
+	if opts.CheckIndexes {
+		indexes = index.New(opts.Indexes)
+	}
+	pb.RegisterFirestoreServer(gs, server.New(server.Options{Engine: engine, Logger: log, Indexes: indexes}))
 	e := &Emulator{lis: lis, grpc: gs, engine: engine, store: store, ttl: sweeper, log: log, served: make(chan error, 1)}
 	go func() { e.served <- gs.Serve(lis) }()
 	sweeper.Start()

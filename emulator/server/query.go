@@ -37,6 +37,9 @@ func (s *Server) runQuery(ctx context.Context, req *pb.RunQueryRequest, stream p
 	if err != nil {
 		return err
 	}
+	if err := s.checkIndexes(sq, nil); err != nil {
+		return err
+	}
 	sel, err := querySelectorOf(req.GetConsistencySelector())
 	if err != nil {
 		return err
@@ -99,6 +102,9 @@ func (s *Server) runAggregationQuery(ctx context.Context, req *pb.RunAggregation
 	}
 	agg, err := query.CompileAggregation(db, parent, aq)
 	if err != nil {
+		return err
+	}
+	if err := s.checkIndexes(aq.GetStructuredQuery(), aq.GetAggregations()); err != nil {
 		return err
 	}
 	var sel txn.Selector

@@ -7,6 +7,7 @@ import (
 
 	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
 
+	"github.com/tally-dev/tally/emulator/index"
 	"github.com/tally-dev/tally/emulator/txn"
 )
 
@@ -14,8 +15,9 @@ import (
 // PartitionQuery, ExecutePipeline) answer UNIMPLEMENTED.
 type Server struct {
 	pb.UnimplementedFirestoreServer
-	engine *txn.Engine
-	log    *slog.Logger
+	engine  *txn.Engine
+	log     *slog.Logger
+	indexes *index.Set
 }
 
 var _ pb.FirestoreServer = (*Server)(nil)
@@ -24,6 +26,10 @@ var _ pb.FirestoreServer = (*Server)(nil)
 type Options struct {
 	Engine *txn.Engine
 	Logger *slog.Logger // nil = discard
+	// Indexes, when set, are the declared indexes queries are checked against, as production
+	// checks them: a query they do not serve fails with FAILED_PRECONDITION. Nil answers every
+	// query, as Google's emulator does.
+	Indexes *index.Set
 }
 
 // New returns a Server over opts.Engine.
@@ -32,5 +38,5 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{engine: opts.Engine, log: log}
+	return &Server{engine: opts.Engine, log: log, indexes: opts.Indexes}
 }
