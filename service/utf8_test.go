@@ -77,6 +77,13 @@ var utf8Cases = []struct {
 		_, err := c.DeleteCounter(ctx, &tallyv1.DeleteCounterRequest{Name: "counters/" + notUTF8})
 		return err
 	}, field: "name"},
+	{path: "WatchCounterRequest.name", call: func(ctx context.Context, c tallyv1.CounterServiceClient) error {
+		stream, err := c.WatchCounter(ctx, &tallyv1.WatchCounterRequest{Name: "counters/" + notUTF8})
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		return err
+	}, field: "name"},
 	{path: "ListCountersRequest.prefix", call: list(&tallyv1.ListCountersRequest{Prefix: notUTF8}), field: "prefix"},
 	// The page token is opaque to the service and checked by the core, here the mock; the core's
 	// own answer to a token that is not UTF-8 is tested in cmd/tallyd, over the real core.
