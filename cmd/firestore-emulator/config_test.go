@@ -113,3 +113,63 @@ func TestPrintTTLPolicies(t *testing.T) {
 		})
 	}
 }
+
+func TestIndexFlags(t *testing.T) {
+	indexes := writeFile(t, "firestore.indexes.json", `{
+  "indexes": [{"collectionGroup": "items", "queryScope": "COLLECTION", "fields": [
+    {"fieldPath": "x", "order": "ASCENDING"}, {"fieldPath": "q", "order": "ASCENDING"}]}],
+  "fieldOverrides": [{"collectionGroup": "idempotency", "fieldPath": "expire_at", "ttl": true, "indexes": []}]
+}`)
+	invalid := writeFile(t, "invalid.json", `{"indexes": [{"collectionGroup": "items", "queryScope": "COLLECTION", "fields": []}]}`)
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	ttlFile := writeFile(t, "ttl.json", `{"policies":[{"collection_group":"idempotency","field":"expire_at"}]}`)
+
+	tests := []struct {
+		name         string
+		args         []string
+		wantErr      string
+		wantIndexes  int // composite indexes read
+		wantPolicies []ttl.Policy
+	}{
+		{"checks on without a file", []string{"--in-memory"}, "", 0, nil},
+		{"--indexes", []string{"--in-memory", "--indexes", indexes}, "", 1, []ttl.Policy{{CollectionGroup: "idempotency", Field: "expire_at"}}},
+		{"--indexes with --no-index-check keeps its TTL", []string{"--in-memory", "--indexes", indexes, "--no-index-check"}, "", 1, []ttl.Policy{{CollectionGroup: "idempotency", Field: "expire_at"}}},
+		{"the same TTL from --ttl-config and --indexes", []string{"--in-memory", "--indexes", indexes, "--ttl-config", ttlFile}, "", 1, []ttl.Policy{{CollectionGroup: "idempotency", Field: "expire_at"}}},
+		{"another TTL field for the group", []string{"--in-memory", "--indexes", indexes, "--ttl", "idempotency=other"}, "at most one TTL field", 0, nil},
+		{"--indexes invalid", []string{"--in-memory", "--indexes", invalid}, "--indexes " + invalid + ": index declaration: indexes[0] has 0 fields", 0, nil},
+		{"--indexes missing", []string{"--in-memory", "--indexes", missing}, "no such file", 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseConfig(tt.args, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("parseConfig(%q) error = %v, want one containing %q", tt.args, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseConfig(%q): %v", tt.args, err)
+			}
+			f, err := cfg.IndexFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := 0; f != nil {
+				got = len(f.Indexes)
+				if got != tt.wantIndexes {
+					t.Fatalf("%d composite indexes, want %d", got, tt.wantIndexes)
+				}
+			} else if tt.wantIndexes != 0 {
+				t.Fatalf("no index file, want %d indexes", tt.wantIndexes)
+			}
+			policies, err := cfg.TTLPolicies()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(policies, tt.wantPolicies) {
+				t.Fatalf("TTLPolicies = %+v, want %+v", policies, tt.wantPolicies)
+			}
+		})
+	}
+}

@@ -12,11 +12,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/tally-dev/tally/emulator"
+	"github.com/tally-dev/tally/emulator/index"
 	"github.com/tally-dev/tally/emulator/ttl"
 )
 
@@ -31,6 +33,8 @@ type Config struct {
 	TTL              []string // GROUP=FIELD policies, one per --ttl
 	TTLConfig        string   // JSON policy file
 	TTLInterval      time.Duration
+	Indexes          string // firestore.indexes.json the queries are checked against
+	NoIndexCheck     bool   // answer every query, as Google's emulator does
 }
 
 // Validate reports the first problem with the configuration.
@@ -53,6 +57,19 @@ func (c *Config) Validate() error {
 	return err
 }
 
+// IndexFile reads --indexes; nil when it is not given (only the automatic single-field indexes
+// then serve queries, as in a new production database).
+func (c *Config) IndexFile() (*index.File, error) {
+	if c.Indexes == "" {
+		return nil, nil
+	}
+	f, err := index.ReadFile(c.Indexes)
+	if err != nil {
+		return nil, fmt.Errorf("--indexes %s: %w", c.Indexes, err)
+	}
+	return f, nil
+}
+
 // TTLPolicies reads the policies of every --ttl and of --ttl-config, and validates them: each on
 // its own, and at most one per collection group across both.
 func (c *Config) TTLPolicies() ([]ttl.Policy, error) {
@@ -71,8 +88,21 @@ func (c *Config) TTLPolicies() ([]ttl.Policy, error) {
 		}
 		policies = append(policies, fromFile...)
 	}
+	// The index file's TTL overrides are TTL policies too, as in production.
+	indexes, err := c.IndexFile()
+	if err != nil {
+		return nil, err
+	}
+	if indexes != nil {
+		for _, f := range indexes.TTLFields() {
+			p := ttl.Policy{CollectionGroup: f.CollectionGroup, Field: f.FieldPath}
+			if !slices.Contains(policies, p) {
+				policies = append(policies, p)
+			}
+		}
+	}
 	if err := ttl.ValidatePolicies(policies); err != nil {
-		return nil, fmt.Errorf("--ttl and --ttl-config: %w", err)
+		return nil, fmt.Errorf("--ttl, --ttl-config and the TTL overrides of --indexes: %w", err)
 	}
 	return policies, nil
 }
@@ -102,6 +132,8 @@ func parseConfig(args []string, stderr io.Writer) (*Config, error) {
 	})
 	fs.StringVar(&c.TTLConfig, "ttl-config", "", `JSON file of TTL policies: {"policies":[{"collection_group":"idempotency","field":"expire_at"}]}`)
 	fs.DurationVar(&c.TTLInterval, "ttl-interval", 5*time.Second, "how often TTL policies are applied")
+	fs.StringVar(&c.Indexes, "indexes", "", "firestore.indexes.json (Firebase CLI format) declaring the composite indexes and field overrides queries are checked against; its TTL overrides become TTL policies")
+	fs.BoolVar(&c.NoIndexCheck, "no-index-check", false, "answer every query without checking indexes, as Google's emulator does")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -131,6 +163,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	indexes, err := cfg.IndexFile()
+	if err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	em, err := emulator.Start(ctx, emulator.Options{
@@ -141,6 +177,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		VersionRetention: cfg.VersionRetention,
 		TTL:              policies,
 		TTLInterval:      cfg.TTLInterval,
+		CheckIndexes:     !cfg.NoIndexCheck,
+		Indexes:          indexes,
 	})
 	if err != nil {
 		return fmt.Errorf("starting the emulator on %s: %w", addr, err)
@@ -152,6 +190,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Firestore emulator listening on %s, storing data %s.\n", em.Addr(), storageDesc)
 	fmt.Fprintf(stdout, "Point Firestore clients at it with:\n\n   export FIRESTORE_EMULATOR_HOST=%s\n\n", em.Addr())
 	printTTLPolicies(stdout, policies, cfg.TTLInterval)
+	printIndexChecks(stdout, cfg, indexes)
 	<-ctx.Done()
 	log.Info("shutting down")
 	if err := em.Close(); err != nil {
@@ -168,5 +207,17 @@ func printTTLPolicies(w io.Writer, policies []ttl.Policy, interval time.Duration
 	fmt.Fprintf(w, "TTL policies, applied every %s (production takes up to about 24h):\n", interval)
 	for _, p := range policies {
 		fmt.Fprintf(w, "   collection group %q expires documents at field %s\n", p.CollectionGroup, p.Field)
+	}
+}
+
+func printIndexChecks(w io.Writer, cfg *Config, indexes *index.File) {
+	switch {
+	case cfg.NoIndexCheck:
+		fmt.Fprintln(w, "Index checks off (--no-index-check): every query is answered, as by Google's emulator.")
+	case indexes == nil:
+		fmt.Fprintln(w, "Index checks on, with the automatic single-field indexes only (declare more with --indexes FILE,")
+		fmt.Fprintln(w, "or turn the checks off with --no-index-check).")
+	default:
+		fmt.Fprintf(w, "Index checks on: %d composite indexes and %d field overrides from %s.\n", len(indexes.Indexes), len(indexes.FieldOverrides), cfg.Indexes)
 	}
 }
