@@ -16,8 +16,11 @@ import (
 // costs no policy lookup, and before any that reads PrincipalFrom.
 func (a *Auth) UnaryInterceptor() grpc.UnaryServerInterceptor { return a.unary }
 
-// StreamInterceptor does for streaming calls what UnaryInterceptor does for unary ones. tally.v1
-// has no streaming method, so beyond the open services it refuses every stream.
+// StreamInterceptor does for streaming calls what UnaryInterceptor does for unary ones. The
+// counters a stream names arrive in its messages, after the handler has started, so they are
+// checked as the handler receives each message, before it can act on it: a refused name fails
+// that receive with PERMISSION_DENIED, which ends the call. Streams that rules do not list, and
+// client streams, are refused.
 func (a *Auth) StreamInterceptor() grpc.StreamServerInterceptor { return a.stream }
 
 func (a *Auth) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -61,16 +64,42 @@ func (a *Auth) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo
 	if isOpen(method) || !a.Enabled() {
 		return handler(srv, ss)
 	}
-	// Every other stream is refused: rules lists unary methods only, and the counters a stream
-	// names arrive after its handler starts, too late to check them first. Authenticating
-	// first still tells a caller without credentials that it has none.
+	r, known := rules[method]
 	ctx := ss.Context()
 	p, err := a.authenticate(ctx)
 	if err == nil {
-		err = authorize(p, method, rule{}, false)
+		// tally.v1's streams are server streams of one request; a client stream would need its
+		// every message checked against a principal that may lose its rights meanwhile.
+		err = authorize(p, method, r, known && !info.IsClientStream)
 	}
-	a.refused(ctx, p, method, rule{}, nil, err)
-	return err
+	if err != nil {
+		a.refused(ctx, p, method, r, nil, err)
+		return err
+	}
+	return handler(srv, &checkedStream{ServerStream: ss, auth: a, p: p, method: method, rule: r, ctx: withPrincipal(ctx, p)})
+}
+
+// checkedStream checks the counters named by each message its handler receives.
+type checkedStream struct {
+	grpc.ServerStream
+	auth   *Auth
+	p      *Principal
+	method string
+	rule   rule
+	ctx    context.Context
+}
+
+func (s *checkedStream) Context() context.Context { return s.ctx }
+
+func (s *checkedStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if err := checkNames(s.p, m); err != nil {
+		s.auth.refused(s.ctx, s.p, s.method, s.rule, m, err)
+		return err
+	}
+	return nil
 }
 
 // authenticate returns the principal the call's credentials prove, or an UNAUTHENTICATED error.

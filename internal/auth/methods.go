@@ -22,6 +22,7 @@ var rules = map[string]rule{
 	tallyv1.CounterService_GetCounter_FullMethodName:       {perm: Read},
 	tallyv1.CounterService_BatchGetCounters_FullMethodName: {perm: Read},
 	tallyv1.CounterService_ListCounters_FullMethodName:     {perm: Read},
+	tallyv1.CounterService_WatchCounter_FullMethodName:     {perm: Read},
 	tallyv1.CounterService_CreateCounter_FullMethodName:    {perm: Admin, audit: true},
 	tallyv1.CounterService_UpdateCounter_FullMethodName:    {perm: Admin, audit: true},
 	tallyv1.CounterService_ResetCounter_FullMethodName:     {perm: Admin, audit: true},

@@ -37,6 +37,8 @@ func checkNames(p *Principal, req any) error {
 		return nil
 	case *tallyv1.GetCounterRequest:
 		names = []string{r.GetName()}
+	case *tallyv1.WatchCounterRequest:
+		names = []string{r.GetName()}
 	case *tallyv1.BatchGetCountersRequest:
 		for i, name := range r.GetNames() {
 			if err := checkName(p, fmt.Sprintf("names[%d]", i), name); err != nil {
