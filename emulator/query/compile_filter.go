@@ -126,16 +126,18 @@ func (c *filterCompiler) operands(f *fieldFilter, v *pb.Value, part string) erro
 		if isList {
 			at = fmt.Sprintf("%s.array_value.values[%d]", part, i)
 		}
-		if err := value.ValidateValue(e); err != nil {
-			return invalidf("%s: %v", at, err)
-		}
 		if f.field.isName {
+			// parseReference validates the name, admitting numeric ids that stored values may
+			// not hold.
 			path, err := parseReference(c.db, e, at)
 			if err != nil {
 				return err
 			}
 			f.names = append(f.names, path)
 			continue
+		}
+		if err := value.ValidateValue(e); err != nil {
+			return invalidf("%s: %v", at, err)
 		}
 		if f.op == pb.StructuredQuery_FieldFilter_NOT_IN && value.IsNull(e) {
 			f.never = true // x != null is never true

@@ -32,9 +32,6 @@ func (q *Query) compileCursor(pc *pb.Cursor, part string) (*cursor, error) {
 		if v.GetValueType() == nil {
 			return nil, invalidf("%s: a value is required", at)
 		}
-		if err := value.ValidateValue(v); err != nil {
-			return nil, invalidf("%s: %v", at, err)
-		}
 		if q.orders[i].field.isName {
 			path, err := parseReference(q.db, v, at)
 			if err != nil {
@@ -44,6 +41,8 @@ func (q *Query) compileCursor(pc *pb.Cursor, part string) (*cursor, error) {
 				return nil, invalidf("%s: document %q is outside the queried %s", at, q.db.DocumentName(path), q.describeScope())
 			}
 			c.names[i] = path
+		} else if err := value.ValidateValue(v); err != nil {
+			return nil, invalidf("%s: %v", at, err)
 		}
 		c.values[i] = proto.Clone(v).(*pb.Value)
 	}
@@ -67,10 +66,16 @@ func (q *Query) inScope(path []string) bool {
 	if !q.inRange(path) {
 		return false
 	}
-	return path[len(path)-2] == q.collectionID
+	return q.kindless() || path[len(path)-2] == q.collectionID
 }
 
+// kindless reports whether the query reads every document below its parent.
+func (q *Query) kindless() bool { return q.allDescendants && q.collectionID == "" }
+
 func (q *Query) describeScope() string {
+	if q.kindless() {
+		return fmt.Sprintf("documents below %s", q.db.DocumentName(q.parent))
+	}
 	if q.allDescendants {
 		return fmt.Sprintf("collection group %q below %s", q.collectionID, q.db.DocumentName(q.parent))
 	}

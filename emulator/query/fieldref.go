@@ -1,7 +1,6 @@
 package query
 
 import (
-	"slices"
 	"strings"
 
 	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
@@ -49,9 +48,4 @@ func (f fieldRef) key() string {
 
 func compareFieldRefs(a, b fieldRef) int {
 	return value.CompareFieldPaths(a.path, b.path)
-}
-
-// comparePaths orders document paths segment by segment, the order of document names.
-func comparePaths(a, b []string) int {
-	return slices.Compare(a, b)
 }

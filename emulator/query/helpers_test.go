@@ -74,7 +74,8 @@ func (s *fakeSource) Documents(parent []string, collectionID string, allDescenda
 }
 
 func inCollection(path, parent []string, collectionID string, allDescendants bool) bool {
-	if len(path) <= len(parent) || !slices.Equal(path[:len(parent)], parent) || path[len(path)-2] != collectionID {
+	kindless := collectionID == "" && allDescendants
+	if len(path) <= len(parent) || !slices.Equal(path[:len(parent)], parent) || (!kindless && path[len(path)-2] != collectionID) {
 		return false
 	}
 	return allDescendants || len(path) == len(parent)+2

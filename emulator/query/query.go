@@ -98,7 +98,10 @@ func (q *Query) compileFrom(from []*pb.StructuredQuery_CollectionSelector) error
 		return invalidf("from must name exactly one collection, got %d collection selectors", len(from))
 	}
 	sel := from[0]
-	if err := idrules.Validate(sel.GetCollectionId(), "collection"); err != nil {
+	// A kindless query (no collection id, all descendants) reads every document below the
+	// parent, as recursive deletes ask.
+	kindless := sel.GetCollectionId() == "" && sel.GetAllDescendants()
+	if err := idrules.Validate(sel.GetCollectionId(), "collection"); err != nil && !kindless {
 		return invalidf("from[0].collection_id: %v", err)
 	}
 	q.collectionID = sel.GetCollectionId()

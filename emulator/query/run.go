@@ -62,7 +62,7 @@ func (p *pager) send(doc *storage.Version) (done bool, err error) {
 func (q *Query) runByName(ctx context.Context, src Source, emit func(*storage.Version) error) error {
 	p := &pager{skip: q.offset, left: q.limit, emit: func(doc *storage.Version) error { return emit(q.output(doc)) }}
 	var after []string
-	if q.start != nil && len(q.start.names) > 0 {
+	if q.start != nil && len(q.start.names) > 0 && !hasNumericID(q.start.names[0]) {
 		after = q.start.names[0]
 		// `after` skips the cursor's own document, which the rest of the cursor may still
 		// admit (start_at, or start_after with later values that it exceeds).
