@@ -61,6 +61,11 @@ type Config struct {
 	MaxConcurrentCalls int           `log:"max_concurrent_calls"` // more are shed
 	KeepaliveMinTime   time.Duration `log:"keepalive_min_time"`   // clients pinging more often are cut off
 	HealthInterval     time.Duration `log:"health_interval"`      // Firestore reachability probes
+
+	// WatchCounter.
+	WatchInterval    time.Duration `log:"watch_interval"`     // least time between updates, by default
+	MinWatchInterval time.Duration `log:"min_watch_interval"` // least time between updates a client may ask for
+	MaxWatches       int           `log:"max_watches"`        // more are refused
 }
 
 // Bounds of the flags. The libraries take wider values; tallyd bounds its flags to refuse an
@@ -81,6 +86,12 @@ const (
 	// Below ten milliseconds the prober would be a load of its own on Firestore.
 	minHealthInterval = 10 * time.Millisecond
 	maxHealthInterval = time.Hour
+	// Each watch holds a goroutine, a stream and a slot for its latest update, a few KiB.
+	defaultMaxWatches = 10_000
+	maxMaxWatches     = 1 << 20
+	// Below a millisecond the coalescing would not coalesce; an hour between updates is no watch.
+	minWatchInterval = time.Millisecond
+	maxWatchInterval = time.Hour
 )
 
 // parseConfig reads flags, then the TALLY_* variable of every flag not on the command line (see
@@ -157,6 +168,7 @@ func (c *Config) Validate() error {
 		{"max-message-bytes", int64(c.MaxMessageBytes), minMaxMessageBytes, maxMaxMessageBytes},
 		{"max-batch-names", int64(c.MaxBatchNames), 1, shard.MaxBatchDeltas},
 		{"max-concurrent-calls", int64(c.MaxConcurrentCalls), 1, maxMaxConcurrentCalls},
+		{"max-watches", int64(c.MaxWatches), 1, maxMaxWatches},
 	}
 	for _, r := range ranges {
 		if r.v < r.lo || r.v > r.hi {
@@ -170,11 +182,16 @@ func (c *Config) Validate() error {
 		{"default-deadline", c.DefaultDeadline, time.Millisecond, maxDefaultDeadline},
 		{"keepalive-min-time", c.KeepaliveMinTime, minKeepaliveMinTime, maxKeepaliveMinTime},
 		{"health-interval", c.HealthInterval, minHealthInterval, maxHealthInterval},
+		{"watch-interval", c.WatchInterval, minWatchInterval, maxWatchInterval},
+		{"min-watch-interval", c.MinWatchInterval, minWatchInterval, maxWatchInterval},
 	}
 	for _, d := range durations {
 		if d.v < d.lo || d.v > d.hi {
 			return fmt.Errorf("--%s %s is out of range %s..%s", d.flag, d.v, d.lo, d.hi)
 		}
+	}
+	if c.MinWatchInterval > c.WatchInterval {
+		return fmt.Errorf("--min-watch-interval %s is above --watch-interval %s", c.MinWatchInterval, c.WatchInterval)
 	}
 	if c.KeyRetention < time.Minute {
 		return fmt.Errorf("--key-retention %s is below the minimum of 1m", c.KeyRetention)

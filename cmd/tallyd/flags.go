@@ -85,6 +85,10 @@ func newFlagSet(c *Config, env lookupEnv) *flag.FlagSet {
 	fs.IntVar(&c.MaxConcurrentCalls, "max-concurrent-calls", defaultMaxConcurrentCalls, fmt.Sprintf("most calls in progress at once; calls beyond it are refused at once with RESOURCE_EXHAUSTED, before anything is applied, and counted as shed (health and reflection excepted); 1..%d", maxMaxConcurrentCalls))
 	fs.DurationVar(&c.KeepaliveMinTime, "keepalive-min-time", defaultKeepaliveMinTime, "clients sending keepalive pings more often than this are disconnected")
 	fs.DurationVar(&c.HealthInterval, "health-interval", defaultHealthInterval, "how often Firestore reachability is probed for the gRPC health status and /readyz")
+
+	fs.DurationVar(&c.WatchInterval, "watch-interval", shard.DefaultWatchInterval, "least time between two updates of a WatchCounter stream that asks for no min_interval; changes within it are sent as one update with the latest value")
+	fs.DurationVar(&c.MinWatchInterval, "min-watch-interval", shard.DefaultMinWatchInterval, "least min_interval a WatchCounter stream may ask for; shorter ones are raised to it")
+	fs.IntVar(&c.MaxWatches, "max-watches", defaultMaxWatches, fmt.Sprintf("most WatchCounter streams open at once; more are refused with RESOURCE_EXHAUSTED. Watches hold no slot of --max-concurrent-calls and get no --default-deadline; 1..%d", maxMaxWatches))
 	return fs
 }
 

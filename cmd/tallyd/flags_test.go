@@ -42,6 +42,9 @@ var sampleValues = map[string]string{
 	"max-concurrent-calls": "16",
 	"keepalive-min-time":   "30s",
 	"health-interval":      "1s",
+	"watch-interval":       "1s",
+	"min-watch-interval":   "10ms",
+	"max-watches":          "100",
 }
 
 // flagConfig is the configuration of a flag set after args and the environment, unvalidated.

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
+
+	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
 
 // Server-side keepalive: a connection idle for keepaliveTime is pinged, and closed if the ping is
@@ -58,6 +60,30 @@ func limitOptions(cfg *Config) []grpc.ServerOption {
 // session are long-lived streams that a default deadline would cut, and neither touches storage.
 func unlimited(fullMethod string) bool {
 	return strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") || strings.HasPrefix(fullMethod, "/grpc.reflection.")
+}
+
+// longLived reports whether a method is a stream that lasts as long as its client wants it to: a
+// WatchCounter. A default deadline would cut it, and a slot of the call limit held for hours
+// would starve the calls that limit is for, so watches are bounded by a limit of their own
+// (--max-watches, watchLimiter) instead.
+func longLived(fullMethod string) bool {
+	return fullMethod == tallyv1.CounterService_WatchCounter_FullMethodName
+}
+
+// watchLimiter refuses watches beyond its max open at once with RESOURCE_EXHAUSTED, as limiter
+// does other calls.
+type watchLimiter struct{ *limiter }
+
+func (w watchLimiter) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if !longLived(info.FullMethod) {
+		return handler(srv, ss)
+	}
+	if !w.acquire() {
+		return status.Errorf(codes.ResourceExhausted,
+			"tallyd is serving its limit of %d watches at once: retry with backoff, or at another replica", w.max)
+	}
+	defer w.release()
+	return handler(srv, ss)
 }
 
 // limiter refuses calls beyond max in progress at once with RESOURCE_EXHAUSTED, at once rather
@@ -113,7 +139,7 @@ func (l *limiter) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo
 }
 
 func (l *limiter) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if unlimited(info.FullMethod) {
+	if unlimited(info.FullMethod) || longLived(info.FullMethod) {
 		return handler(srv, ss)
 	}
 	if !l.acquire() {
@@ -138,7 +164,7 @@ func (d defaultDeadline) unary(ctx context.Context, req any, info *grpc.UnarySer
 }
 
 func (d defaultDeadline) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if _, ok := ss.Context().Deadline(); ok || unlimited(info.FullMethod) {
+	if _, ok := ss.Context().Deadline(); ok || unlimited(info.FullMethod) || longLived(info.FullMethod) {
 		return handler(srv, ss)
 	}
 	ctx, cancel := context.WithTimeout(ss.Context(), time.Duration(d))

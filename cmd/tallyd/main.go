@@ -87,13 +87,15 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 		}
 	}()
 	counters, err := shard.New(client, shard.Options{
-		DefaultShards:  cfg.DefaultShards,
-		KeyRetention:   cfg.KeyRetention,
-		MaxBatch:       cfg.MaxBatch,
-		MaxInFlight:    cfg.MaxInFlight,
-		Logger:         log.With("component", "shard"),
-		TracerProvider: tel.TracerProvider(),
-		MeterProvider:  tel.MeterProvider(),
+		DefaultShards:    cfg.DefaultShards,
+		KeyRetention:     cfg.KeyRetention,
+		MaxBatch:         cfg.MaxBatch,
+		MaxInFlight:      cfg.MaxInFlight,
+		WatchInterval:    cfg.WatchInterval,
+		MinWatchInterval: cfg.MinWatchInterval,
+		Logger:           log.With("component", "shard"),
+		TracerProvider:   tel.TracerProvider(),
+		MeterProvider:    tel.MeterProvider(),
 	})
 	if err != nil {
 		return fmt.Errorf("creating the counter store: %w", err)

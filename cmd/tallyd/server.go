@@ -26,7 +26,7 @@ func newGRPCServer(cfg *Config, limit *limiter, calls *openCalls, extra ...grpc.
 		grpc.ForceServerCodecV2(service.Codec()),
 		grpc.WaitForHandlers(true),
 		grpc.ChainUnaryInterceptor(limit.unary, calls.unary, deadline.unary),
-		grpc.ChainStreamInterceptor(limit.stream, calls.stream, deadline.stream),
+		grpc.ChainStreamInterceptor(limit.stream, watchLimiter{newLimiter(cfg.MaxWatches, nil)}.stream, calls.stream, deadline.stream),
 	)
 	return grpc.NewServer(append(opts, extra...)...)
 }
