@@ -18,6 +18,7 @@ import (
 	"github.com/tally-dev/tally/emulator"
 	"github.com/tally-dev/tally/emulator/ttl"
 	"github.com/tally-dev/tally/shard"
+	"github.com/tally-dev/tally/terraform"
 )
 
 // embeddedProject is the project id used inside the embedded emulator; any id works there.
@@ -37,6 +38,13 @@ func openFirestore(ctx context.Context, cfg *Config, log *slog.Logger, dialOpts 
 		if err != nil {
 			return nil, nil, err
 		}
+		// The embedded emulator checks every query against the indexes the Terraform module
+		// deploys, as production would: a query needing an index the declaration lacks fails here,
+		// not on deployment day.
+		indexes, err := terraform.Declared()
+		if err != nil {
+			return nil, nil, err
+		}
 		// The embedded emulator is reached through an in-process pipe: the same gRPC protocol and
 		// client, without a socket's system calls on every commit.
 		pipe := bufconn.Listen(pipeBufferBytes)
@@ -47,7 +55,9 @@ func openFirestore(ctx context.Context, cfg *Config, log *slog.Logger, dialOpts 
 			TTL:      []ttl.Policy{{CollectionGroup: shard.TTLCollectionGroup, Field: shard.TTLField}},
 			// Records live for the key retention (a day by default); a sweep scans them all, so
 			// sweeping every minute is prompt enough and cheap.
-			TTLInterval: time.Minute,
+			TTLInterval:  time.Minute,
+			CheckIndexes: true,
+			Indexes:      indexes,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("starting the embedded emulator: %w", err)
