@@ -130,6 +130,8 @@ func (e *Emulator) SweepTTL(ctx context.Context) (int, error) {
 // Everything acknowledged is already durable; Close only releases resources.
 func (e *Emulator) Close() error {
 	e.ttl.Stop()
+	// Listen streams never end on their own; GracefulStop would wait for them forever.
+	e.engine.EndFeed()
 	e.grpc.GracefulStop()
 	serveErr := <-e.served
 	if errors.Is(serveErr, grpc.ErrServerStopped) {

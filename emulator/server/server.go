@@ -9,15 +9,17 @@ import (
 
 	"github.com/tally-dev/tally/emulator/index"
 	"github.com/tally-dev/tally/emulator/txn"
+	"github.com/tally-dev/tally/emulator/watch"
 )
 
-// Server implements google.firestore.v1.Firestore. RPCs it does not implement (Listen, Write,
+// Server implements google.firestore.v1.Firestore. RPCs it does not implement (Write,
 // PartitionQuery, ExecutePipeline) answer UNIMPLEMENTED.
 type Server struct {
 	pb.UnimplementedFirestoreServer
 	engine  *txn.Engine
 	log     *slog.Logger
 	indexes *index.Set
+	watch   *watch.Hub // Listen streams; the engine's EndFeed ends them
 }
 
 var _ pb.FirestoreServer = (*Server)(nil)
@@ -38,5 +40,6 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{engine: opts.Engine, log: log, indexes: opts.Indexes}
+	return &Server{engine: opts.Engine, log: log, indexes: opts.Indexes,
+		watch: watch.New(watch.Options{Engine: opts.Engine, Logger: log})}
 }

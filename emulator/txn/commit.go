@@ -159,6 +159,9 @@ func (e *Engine) sequence(ctx context.Context, db resource.Database, t *Txn, dig
 	if len(batch.Writes) > 0 {
 		wait = e.submitLocked(batch)
 		e.lastTicket = wait
+		if e.feed.on.Load() {
+			e.appendFeedLocked(batch, wait)
+		}
 		for _, s := range staged {
 			e.pending[s.key] = pendingVersion{version: s.next, ticket: wait}
 		}

@@ -101,6 +101,8 @@ type Engine struct {
 	// for it. seqMu.
 	holdTicket func(*storage.Ticket) ticket
 
+	feed feed // the change feed of durable commits (feed.go)
+
 	stop chan struct{}
 	done sync.WaitGroup
 }
@@ -143,6 +145,7 @@ func New(opts Options) *Engine {
 func (e *Engine) Close() {
 	close(e.stop)
 	e.done.Wait()
+	e.stopFeedPublisher()
 }
 
 func (e *Engine) background() {
