@@ -149,9 +149,9 @@ func TestIndexChecks(t *testing.T) {
 			codes.FailedPrecondition, `{"fieldPath":"y","order":"ASCENDING"},{"fieldPath":"q","order":"ASCENDING"}`},
 		{"an invalid query is INVALID_ARGUMENT first", true, "",
 			func(c *firestore.Client) query {
-				return docs(items(c).Where("x", ">", 1).Where("x", "==", "a").Offset(-1))
+				return docs(items(c).Where("x", "==", 1).OrderBy("q", firestore.Asc).Offset(-1))
 			},
-			codes.InvalidArgument, ""},
+			codes.InvalidArgument, "offset must be greater than or equal to zero"},
 	}
 	for _, durable := range []bool{false, true} {
 		mode := "memory"
