@@ -102,4 +102,3 @@ func decodePartitionToken(tok string) (readTime, returned int64, err error) {
 	}
 	return readTime, returned, nil
 }
-
