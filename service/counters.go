@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"time"
 
 	"github.com/tally-dev/tally/shard"
 )
@@ -15,6 +16,8 @@ type Counters interface {
 	BatchIncrement(ctx context.Context, deltas []shard.Delta, key string) (shard.WriteResult, error)
 	Get(ctx context.Context, id string) (*shard.Counter, error)
 	BatchGet(ctx context.Context, ids []string) ([]*shard.Counter, error)
+	GetAt(ctx context.Context, id string, at time.Time) (*shard.Counter, error)
+	BatchGetAt(ctx context.Context, ids []string, at time.Time) ([]*shard.Counter, error)
 	Create(ctx context.Context, id string, shards int) (*shard.Counter, error)
 	Resize(ctx context.Context, id string, shards int) (*shard.Counter, error)
 	Reset(ctx context.Context, id string, key string) (shard.WriteResult, error)

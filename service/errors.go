@@ -29,6 +29,7 @@ var errorKinds = []struct {
 	{shard.ErrNotFound, codes.NotFound, "%s does not exist"},
 	{shard.ErrAlreadyExists, codes.AlreadyExists, "%s already exists"},
 	{shard.ErrKeyReused, codes.FailedPrecondition, "%s: the idempotency key was already used for a different request"},
+	{shard.ErrReadTimeTooOld, codes.FailedPrecondition, "%s: read_time is older than the storage keeps versions for (an hour, or the point-in-time recovery window)"},
 	{shard.ErrOutOfRange, codes.OutOfRange, "%s: the value would leave the int64 range; nothing was applied"},
 	{shard.ErrTooLarge, codes.InvalidArgument, "%s: the request is larger than one commit may be; nothing was applied, send fewer increments per batch"},
 	{shard.ErrOverloaded, codes.ResourceExhausted, "%s: too many queued increments; nothing was applied, retry with backoff"},
@@ -73,6 +74,18 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		// issued for.
 		return badRequest("page_token", "is malformed or was issued for a different prefix or view")
 	}
+	if errors.Is(err, shard.ErrBadReadTime) {
+		// Only the storage can tell: by its clock the time is in the future, or, beyond the last
+		// hour, it reads only at whole minutes.
+		return badRequest(readTimeField, "the storage cannot read at this time: it must not be in the future, "+
+			"and beyond the last hour it must be a whole minute")
+	}
+	var arg *shard.ArgError
+	if errors.As(err, &arg) && arg.Arg == "at" {
+		// Whether a read time is valid depends on the clock: the core, judging a moment later,
+		// may refuse a time validation accepted (one that has just passed an hour ago).
+		return badRequest(readTimeField, arg.Msg)
+	}
 	subject := "request"
 	var tagged *subjectError
 	if errors.As(err, &tagged) {
@@ -91,7 +104,6 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 			return status.Error(kind.code, validUTF8(fmt.Sprintf(kind.format, subject)))
 		}
 	}
-	var arg *shard.ArgError
 	if errors.As(err, &arg) {
 		// Validation (validate.go) refuses everything the core would, naming the API field, so
 		// this is a gap there. The core names its Go argument, which means nothing to a client.

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/mock/gomock"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tally-dev/tally/internal/testlog"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
@@ -172,6 +174,34 @@ func TestCoreBadPageTokenNamesPageToken(t *testing.T) {
 		Return(nil, "", fmt.Errorf("list: %w", shard.ErrBadPageToken))
 	err := list(&tallyv1.ListCountersRequest{PageToken: "stale"})(testContext(t), h.wire)
 	wantFieldViolation(t, err, "page_token")
+}
+
+// A read time only the storage can refuse (in the future by its clock, or not a whole minute
+// beyond the last hour) names read_time, as does the core's own refusal of a time validation
+// accepted a moment earlier; one older than the storage keeps is FAILED_PRECONDITION.
+func TestCoreReadTimeErrors(t *testing.T) {
+	at := time.Now().Add(-time.Minute).UTC()
+	req := &tallyv1.GetCounterRequest{Name: "counters/apples", ReadTime: timestamppb.New(at)}
+	for _, err := range []error{
+		fmt.Errorf("%w: %s", shard.ErrBadReadTime, secret),
+		&shard.ArgError{Arg: "at", Msg: "is more than an hour ago and not a whole minute"},
+	} {
+		h := newHarness(t)
+		h.counters.EXPECT().GetAt(gomock.Any(), "apples", at).Return(nil, err)
+		_, got := h.wire.GetCounter(testContext(t), req)
+		wantFieldViolation(t, got, "read_time")
+		if strings.Contains(status.Convert(got).Message(), secret) {
+			t.Errorf("message %q leaks the internal detail", status.Convert(got).Message())
+		}
+	}
+	h := newHarness(t)
+	h.counters.EXPECT().GetAt(gomock.Any(), "apples", at).Return(nil, fmt.Errorf("%w: %s", shard.ErrReadTimeTooOld, secret))
+	_, err := h.wire.GetCounter(testContext(t), req)
+	st := status.Convert(err)
+	if st.Code() != codes.FailedPrecondition || !strings.Contains(st.Message(), "read_time is older than") ||
+		!strings.Contains(st.Message(), `counter "counters/apples"`) || strings.Contains(st.Message(), secret) {
+		t.Errorf("status %v %q, want FailedPrecondition naming the counter and read_time", st.Code(), st.Message())
+	}
 }
 
 // A real core rejection (an ArgError, in the core's argument names) can only reach toStatus if

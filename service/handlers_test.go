@@ -26,6 +26,13 @@ var (
 	commitTime = time.Date(2026, 3, 4, 13, 0, 59, 999_999_000, time.UTC)
 )
 
+// Read times the handlers pass on to the core: within the last hour, any nanosecond (the core
+// truncates to the microsecond); beyond it, a whole minute.
+var (
+	pastRead = time.Now().Add(-10 * time.Minute).UTC()
+	pitrRead = time.Now().Add(-48 * time.Hour).Truncate(time.Minute).UTC()
+)
+
 // rpc is one call of a test through a client, returning its response.
 type rpc func(ctx context.Context, c tallyv1.CounterServiceClient) (proto.Message, error)
 
@@ -106,6 +113,37 @@ func TestHandlersCallCountersAndConvert(t *testing.T) {
 				return c.GetCounter(ctx, &tallyv1.GetCounterRequest{Name: "counters/apples"})
 			},
 			want: fullProto("apples", 42),
+		},
+		{
+			name: "GetCounter as of a time",
+			expect: func(m *MockCountersMockRecorder) {
+				m.GetAt(gomock.Any(), "apples", pastRead).Return(fullCounter("apples", 41), nil)
+			},
+			call: func(ctx context.Context, c tallyv1.CounterServiceClient) (proto.Message, error) {
+				return c.GetCounter(ctx, &tallyv1.GetCounterRequest{Name: "counters/apples", ReadTime: timestamppb.New(pastRead)})
+			},
+			want: fullProto("apples", 41),
+		},
+		{
+			name: "GetCounter as of a whole minute two days ago",
+			expect: func(m *MockCountersMockRecorder) {
+				m.GetAt(gomock.Any(), "apples", pitrRead).Return(fullCounter("apples", 40), nil)
+			},
+			call: func(ctx context.Context, c tallyv1.CounterServiceClient) (proto.Message, error) {
+				return c.GetCounter(ctx, &tallyv1.GetCounterRequest{Name: "counters/apples", ReadTime: timestamppb.New(pitrRead)})
+			},
+			want: fullProto("apples", 40),
+		},
+		{
+			name: "BatchGetCounters as of a time",
+			expect: func(m *MockCountersMockRecorder) {
+				m.BatchGetAt(gomock.Any(), []string{"b", "a"}, pastRead).Return(
+					[]*shard.Counter{fullCounter("b", 2), fullCounter("a", -1)}, nil)
+			},
+			call: func(ctx context.Context, c tallyv1.CounterServiceClient) (proto.Message, error) {
+				return c.BatchGetCounters(ctx, &tallyv1.BatchGetCountersRequest{Names: []string{"counters/b", "counters/a"}, ReadTime: timestamppb.New(pastRead)})
+			},
+			want: &tallyv1.BatchGetCountersResponse{Counters: []*tallyv1.Counter{fullProto("b", 2), fullProto("a", -1)}},
 		},
 		{
 			name: "BatchGetCounters keeps order and repeats",

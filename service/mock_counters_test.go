@@ -11,6 +11,7 @@ package service
 import (
 	context "context"
 	reflect "reflect"
+	time "time"
 
 	shard "github.com/tally-dev/tally/shard"
 	gomock "go.uber.org/mock/gomock"
@@ -53,6 +54,21 @@ func (m *MockCounters) BatchGet(ctx context.Context, ids []string) ([]*shard.Cou
 func (mr *MockCountersMockRecorder) BatchGet(ctx, ids any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "BatchGet", reflect.TypeOf((*MockCounters)(nil).BatchGet), ctx, ids)
+}
+
+// BatchGetAt mocks base method.
+func (m *MockCounters) BatchGetAt(ctx context.Context, ids []string, at time.Time) ([]*shard.Counter, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "BatchGetAt", ctx, ids, at)
+	ret0, _ := ret[0].([]*shard.Counter)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// BatchGetAt indicates an expected call of BatchGetAt.
+func (mr *MockCountersMockRecorder) BatchGetAt(ctx, ids, at any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "BatchGetAt", reflect.TypeOf((*MockCounters)(nil).BatchGetAt), ctx, ids, at)
 }
 
 // BatchIncrement mocks base method.
@@ -112,6 +128,21 @@ func (m *MockCounters) Get(ctx context.Context, id string) (*shard.Counter, erro
 func (mr *MockCountersMockRecorder) Get(ctx, id any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Get", reflect.TypeOf((*MockCounters)(nil).Get), ctx, id)
+}
+
+// GetAt mocks base method.
+func (m *MockCounters) GetAt(ctx context.Context, id string, at time.Time) (*shard.Counter, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "GetAt", ctx, id, at)
+	ret0, _ := ret[0].(*shard.Counter)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// GetAt indicates an expected call of GetAt.
+func (mr *MockCountersMockRecorder) GetAt(ctx, id, at any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetAt", reflect.TypeOf((*MockCounters)(nil).GetAt), ctx, id, at)
 }
 
 // Increment mocks base method.

@@ -3,8 +3,10 @@ package service
 import (
 	"context"
 	"fmt"
+	"time"
 
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
+	"github.com/tally-dev/tally/shard"
 )
 
 // Subjects of error messages about reads of several counters: the core does not say which of
@@ -14,23 +16,34 @@ const (
 	listSubject     = "listing counters"
 )
 
-// GetCounter reads one counter with its value.
+// GetCounter reads one counter with its value, now or as of read_time.
 func (s *Server) GetCounter(ctx context.Context, req *tallyv1.GetCounterRequest) (*tallyv1.Counter, error) {
-	id, err := validateGet(req)
+	id, at, err := validateGet(req, time.Now())
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	c, err := s.counters.Get(ctx, id)
+	var c *shard.Counter
+	if at.IsZero() {
+		c, err = s.counters.Get(ctx, id)
+	} else {
+		c, err = s.counters.GetAt(ctx, id, at)
+	}
 	return s.counterReply(ctx, id, c, err)
 }
 
-// BatchGetCounters reads several counters at one read time, in the order of the request.
+// BatchGetCounters reads several counters at one read time (now, or read_time), in the order of
+// the request.
 func (s *Server) BatchGetCounters(ctx context.Context, req *tallyv1.BatchGetCountersRequest) (*tallyv1.BatchGetCountersResponse, error) {
-	ids, err := validateBatchGet(req, s.maxBatchGet)
+	ids, at, err := validateBatchGet(req, s.maxBatchGet, time.Now())
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	cs, err := s.counters.BatchGet(ctx, ids)
+	var cs []*shard.Counter
+	if at.IsZero() {
+		cs, err = s.counters.BatchGet(ctx, ids)
+	} else {
+		cs, err = s.counters.BatchGetAt(ctx, ids, at)
+	}
 	if err == nil && len(cs) != len(ids) {
 		err = fmt.Errorf("service: the counter store returned %d counters for %d names", len(cs), len(ids))
 	}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/tally-dev/tally/shard"
 )
@@ -27,6 +28,14 @@ func (unconfigured) BatchIncrement(context.Context, []shard.Delta, string) (shar
 func (unconfigured) Get(context.Context, string) (*shard.Counter, error) { return nil, errUnconfigured }
 
 func (unconfigured) BatchGet(context.Context, []string) ([]*shard.Counter, error) {
+	return nil, errUnconfigured
+}
+
+func (unconfigured) GetAt(context.Context, string, time.Time) (*shard.Counter, error) {
+	return nil, errUnconfigured
+}
+
+func (unconfigured) BatchGetAt(context.Context, []string, time.Time) ([]*shard.Counter, error) {
 	return nil, errUnconfigured
 }
 

@@ -3,6 +3,9 @@ package service
 import (
 	"fmt"
 	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 	"github.com/tally-dev/tally/shard"
@@ -21,6 +24,10 @@ const namePrefix = "counters/"
 
 // updatableField is the only update_mask path UpdateCounter accepts.
 const updatableField = "shard_count"
+
+// readTimeField is the field of GetCounterRequest and BatchGetCountersRequest that asks for a read
+// as of a time.
+const readTimeField = "read_time"
 
 // maxEcho bounds how much of a rejected value is repeated in an error message: names are not
 // length-checked before they are found malformed, and a status message travels in a header.
@@ -108,28 +115,50 @@ func validateBatchIncrement(req *tallyv1.BatchIncrementRequest, limit int) ([]sh
 	return deltas, nil
 }
 
-func validateGet(req *tallyv1.GetCounterRequest) (id string, err error) {
-	return parseName("name", req.GetName())
+// validateGet returns the counter to read and the time to read it at (zero: now), judged
+// against now.
+func validateGet(req *tallyv1.GetCounterRequest, now time.Time) (id string, at time.Time, err error) {
+	if id, err = parseName("name", req.GetName()); err != nil {
+		return "", time.Time{}, err
+	}
+	at, err = parseReadTime(req.GetReadTime(), now)
+	return id, at, err
 }
 
 // validateBatchGet accepts at most limit names (see Options.MaxBatchNames).
-func validateBatchGet(req *tallyv1.BatchGetCountersRequest, limit int) ([]string, error) {
+func validateBatchGet(req *tallyv1.BatchGetCountersRequest, limit int, now time.Time) ([]string, time.Time, error) {
 	names := req.GetNames()
 	switch {
 	case len(names) == 0:
-		return nil, invalid("names", "must name at least one counter")
+		return nil, time.Time{}, invalid("names", "must name at least one counter")
 	case len(names) > limit:
-		return nil, invalid("names", "holds %d names, more than the limit of %d", len(names), limit)
+		return nil, time.Time{}, invalid("names", "holds %d names, more than the limit of %d", len(names), limit)
 	}
 	ids := make([]string, len(names))
 	for i, name := range names {
 		id, err := parseName(fmt.Sprintf("names[%d]", i), name)
 		if err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		ids[i] = id
 	}
-	return ids, nil
+	at, err := parseReadTime(req.GetReadTime(), now)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return ids, at, nil
+}
+
+// parseReadTime checks an optional read_time against now: unset is the zero time (read now).
+func parseReadTime(ts *timestamppb.Timestamp, now time.Time) (time.Time, error) {
+	if ts == nil {
+		return time.Time{}, nil
+	}
+	if err := ts.CheckValid(); err != nil {
+		return time.Time{}, invalid(readTimeField, "is not a valid timestamp: %v", err)
+	}
+	at := ts.AsTime()
+	return at, checkField(readTimeField, shard.ValidateReadTime(at, now))
 }
 
 func validateCreate(req *tallyv1.CreateCounterRequest) (id string, shards int, err error) {

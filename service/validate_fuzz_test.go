@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 	"github.com/tally-dev/tally/shard"
@@ -85,6 +86,29 @@ func (c *checkingCounters) BatchGet(_ context.Context, ids []string) ([]*shard.C
 	return out, nil
 }
 
+func (c *checkingCounters) GetAt(_ context.Context, id string, at time.Time) (*shard.Counter, error) {
+	c.record(id, at)
+	c.check("id", shard.ValidateCounterID(id))
+	c.checkReadTime(at)
+	return c.counter(id, 1), nil
+}
+
+func (c *checkingCounters) BatchGetAt(ctx context.Context, ids []string, at time.Time) ([]*shard.Counter, error) {
+	out, _ := c.BatchGet(ctx, ids)
+	c.record(slices.Clone(ids), at)
+	c.checkReadTime(at)
+	return out, nil
+}
+
+// checkReadTime applies the core's rule for a read time, which the core calls "at"; a zero time
+// reads now, and is what Get and BatchGet are for.
+func (c *checkingCounters) checkReadTime(at time.Time) {
+	if at.IsZero() && c.err == nil {
+		c.err = errors.New("the core is asked to read as of the zero time")
+	}
+	c.check("at", shard.ValidateReadTime(at, time.Now()))
+}
+
 func (c *checkingCounters) Create(_ context.Context, id string, shards int) (*shard.Counter, error) {
 	c.record(id, shards)
 	c.check("id", shard.ValidateCounterID(id))
@@ -129,6 +153,28 @@ func nameOK(name string) bool {
 }
 
 func keyOK(key string) bool { return shard.ValidateKey(key) == nil }
+
+// readTimeOK: an unset read_time reads now; a set one is a valid timestamp after the Unix epoch,
+// not in the future, and a whole minute if more than an hour ago.
+func readTimeOK(ts *timestamppb.Timestamp) bool {
+	if ts == nil {
+		return true
+	}
+	if ts.CheckValid() != nil {
+		return false
+	}
+	at, now := ts.AsTime(), time.Now()
+	at = at.Truncate(time.Microsecond)
+	return at.After(time.Unix(0, 0)) && !at.After(now) && (now.Sub(at) <= time.Hour || at.Second() == 0 && at.Nanosecond() == 0)
+}
+
+// readArgs are the arguments a read reaches the core with: args, then the read time if one is set.
+func readArgs(ts *timestamppb.Timestamp, args ...any) []any {
+	if ts != nil {
+		args = append(args, ts.AsTime())
+	}
+	return args
+}
 
 // fuzzedRequest is one request of any method, with what the API promises about it.
 type fuzzedRequest struct {
@@ -195,7 +241,8 @@ func fuzzRequest(method byte, data []byte, limit int) (*fuzzedRequest, bool) {
 			return nil, false
 		}
 		setIf("name", !nameOK(req.GetName()))
-		return &fuzzedRequest{msg: req, invalid: bad, answer: sameName(req.GetName()), want: []any{idOf(req.GetName())},
+		setIf("read_time", !readTimeOK(req.GetReadTime()))
+		return &fuzzedRequest{msg: req, invalid: bad, answer: sameName(req.GetName()), want: readArgs(req.GetReadTime(), idOf(req.GetName())),
 			call: func(s *Server) (proto.Message, error) { return s.GetCounter(context.Background(), req) }}, true
 	case 3:
 		req := &tallyv1.BatchGetCountersRequest{}
@@ -209,6 +256,7 @@ func fuzzRequest(method byte, data []byte, limit int) (*fuzzedRequest, bool) {
 			setIf(fmt.Sprintf("names[%d]", i), !nameOK(name))
 			ids = append(ids, idOf(name))
 		}
+		setIf("read_time", !readTimeOK(req.GetReadTime()))
 		answer := func(t *testing.T, resp proto.Message) {
 			var got []string
 			for _, c := range resp.(*tallyv1.BatchGetCountersResponse).GetCounters() {
@@ -218,7 +266,7 @@ func fuzzRequest(method byte, data []byte, limit int) (*fuzzedRequest, bool) {
 				t.Fatalf("the response names %q, the request %q", got, req.GetNames())
 			}
 		}
-		return &fuzzedRequest{msg: req, invalid: bad, answer: answer, want: []any{ids},
+		return &fuzzedRequest{msg: req, invalid: bad, answer: answer, want: readArgs(req.GetReadTime(), ids),
 			call: func(s *Server) (proto.Message, error) { return s.BatchGetCounters(context.Background(), req) }}, true
 	case 4:
 		req := &tallyv1.CreateCounterRequest{}
@@ -291,7 +339,7 @@ func fuzzRequest(method byte, data []byte, limit int) (*fuzzedRequest, bool) {
 const maxMessageBytes = 64*4 + 192
 
 // fieldPattern is every field a rejection may name.
-var fieldPattern = regexp.MustCompile(`^(name|idempotency_key|requests|requests\[\d+\]\.(name|idempotency_key)|names|names\[\d+\]|counter_id|counter|counter\.(name|shard_count)|update_mask\.paths\[\d+\]|prefix|page_size|page_token|view)$`)
+var fieldPattern = regexp.MustCompile(`^(name|idempotency_key|requests|requests\[\d+\]\.(name|idempotency_key)|names|names\[\d+\]|counter_id|counter|counter\.(name|shard_count)|update_mask\.paths\[\d+\]|prefix|page_size|page_token|view|read_time)$`)
 
 // FuzzValidateRequest sends requests of every method, decoded from the input as the server's
 // codec decodes them, to a server whose core applies its own argument checks. A request with no
@@ -312,7 +360,14 @@ func FuzzValidateRequest(f *testing.F) {
 		{1, &tallyv1.BatchIncrementRequest{}},
 		{2, &tallyv1.GetCounterRequest{Name: "counters/a/b"}},
 		{2, &tallyv1.GetCounterRequest{Name: "counters/" + long}},
+		{2, &tallyv1.GetCounterRequest{Name: "counters/a", ReadTime: timestamppb.New(time.Now().Add(-10 * time.Minute))}},
+		{2, &tallyv1.GetCounterRequest{Name: "counters/a", ReadTime: timestamppb.New(time.Now().Add(time.Hour))}},
+		{2, &tallyv1.GetCounterRequest{Name: "counters/a", ReadTime: timestamppb.New(time.Now().Add(-49 * time.Hour).Truncate(time.Minute))}},
+		{2, &tallyv1.GetCounterRequest{Name: "counters/a", ReadTime: &timestamppb.Timestamp{Seconds: time.Now().Add(-2 * time.Hour).Unix(), Nanos: 1500}}},
+		{2, &tallyv1.GetCounterRequest{Name: "counters/a", ReadTime: &timestamppb.Timestamp{}}},
+		{2, &tallyv1.GetCounterRequest{Name: "counters/a", ReadTime: &timestamppb.Timestamp{Nanos: -1}}},
 		{3, &tallyv1.BatchGetCountersRequest{Names: []string{"counters/a", "counters/.", "counters/b"}}},
+		{3, &tallyv1.BatchGetCountersRequest{Names: []string{"counters/a", "counters/b"}, ReadTime: timestamppb.New(time.Now().Add(-time.Minute))}},
 		{4, &tallyv1.CreateCounterRequest{CounterId: "a", Counter: &tallyv1.Counter{ShardCount: 16}}},
 		{4, &tallyv1.CreateCounterRequest{CounterId: "..", Counter: &tallyv1.Counter{ShardCount: 1001}}},
 		{5, &tallyv1.UpdateCounterRequest{Counter: &tallyv1.Counter{Name: "counters/a", ShardCount: 8}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"shard_count"}}}},

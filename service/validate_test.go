@@ -4,10 +4,12 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 	"github.com/tally-dev/tally/shard"
@@ -166,6 +168,15 @@ func batchGet(req *tallyv1.BatchGetCountersRequest) call {
 	}
 }
 
+func getAt(at time.Time) call { return getAtTimestamp(timestamppb.New(at)) }
+
+func getAtTimestamp(ts *timestamppb.Timestamp) call {
+	return func(ctx context.Context, c tallyv1.CounterServiceClient) error {
+		_, err := c.GetCounter(ctx, &tallyv1.GetCounterRequest{Name: "counters/a", ReadTime: ts})
+		return err
+	}
+}
+
 func list(req *tallyv1.ListCountersRequest) call {
 	return func(ctx context.Context, c tallyv1.CounterServiceClient) error {
 		_, err := c.ListCounters(ctx, req)
@@ -212,6 +223,15 @@ func badInputs() []badInput {
 		}}), field: "requests[1].idempotency_key"},
 		{name: "BatchGetCounters/no names", call: batchGet(&tallyv1.BatchGetCountersRequest{}), field: "names"},
 		{name: "BatchGetCounters/101 names", call: batchGet(&tallyv1.BatchGetCountersRequest{Names: names(shard.MaxBatchGet + 1)}), field: "names"},
+		{name: "GetCounter/read_time in the future", call: getAt(time.Now().Add(time.Hour)), field: "read_time"},
+		{name: "GetCounter/read_time at the Unix epoch", call: getAtTimestamp(&timestamppb.Timestamp{}), field: "read_time"},
+		{name: "GetCounter/read_time before the Unix epoch", call: getAt(time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)), field: "read_time"},
+		{name: "GetCounter/read_time invalid nanos", call: getAtTimestamp(&timestamppb.Timestamp{Seconds: time.Now().Unix() - 60, Nanos: -1}), field: "read_time"},
+		{name: "GetCounter/read_time beyond the year 9999", call: getAtTimestamp(&timestamppb.Timestamp{Seconds: 253402300800}), field: "read_time"},
+		{name: "GetCounter/read_time two hours ago, not a whole minute", call: getAt(time.Now().Add(-2 * time.Hour).Truncate(time.Minute).Add(time.Second)), field: "read_time"},
+		{name: "BatchGetCounters/read_time in the future", call: batchGet(&tallyv1.BatchGetCountersRequest{
+			Names: []string{"counters/a"}, ReadTime: timestamppb.New(time.Now().Add(time.Minute)),
+		}), field: "read_time"},
 		{name: "ListCounters/page_size -1", call: list(&tallyv1.ListCountersRequest{PageSize: -1}), field: "page_size"},
 		{name: "ListCounters/prefix with slash", call: list(&tallyv1.ListCountersRequest{Prefix: "a/"}), field: "prefix"},
 		{name: "ListCounters/prefix of 1,501 bytes", call: list(&tallyv1.ListCountersRequest{Prefix: strings.Repeat("p", 1501)}), field: "prefix"},

@@ -14,6 +14,10 @@ var (
 	// ErrBadPageToken: a List page token is malformed or was issued for another prefix or view.
 	// Only the core can tell: the token is opaque to everyone else.
 	ErrBadPageToken = fmt.Errorf("%w: the page token is malformed or was issued for a different prefix or view", ErrInvalidArgument)
+	// ErrBadReadTime: the storage refused the time of a read as of a time as one it cannot read
+	// at: in the future by its own clock (which may run behind this server's), or, beyond the last
+	// hour, not a whole minute. Only the storage can tell; ValidateReadTime refuses what it can.
+	ErrBadReadTime = fmt.Errorf("%w: the storage cannot read at this time", ErrInvalidArgument)
 	// ErrNotFound: the counter does not exist.
 	ErrNotFound = errors.New("counter not found")
 	// ErrAlreadyExists: CreateCounter of a counter that exists.
@@ -28,6 +32,10 @@ var (
 	// beyond int64 (left by an earlier version of tally).
 	// Nothing was applied.
 	ErrOutOfRange = errors.New("value out of the int64 range")
+	// ErrReadTimeTooOld: a read as of a time older than the storage keeps versions for (an hour,
+	// or Firestore's point-in-time recovery window, up to seven days; the emulator's
+	// VersionRetention). Nothing can be read at that time any more.
+	ErrReadTimeTooOld = errors.New("the read time is older than the storage keeps versions for")
 	// ErrOverloaded: the request was shed before anything was applied; retry with backoff.
 	ErrOverloaded = errors.New("too many queued increments for this counter")
 	// ErrContention: conflicting writes kept the request from committing; nothing was applied.
@@ -44,7 +52,7 @@ var (
 
 // ArgError is an ErrInvalidArgument that names the offending argument of a Counters method by its
 // Go name: "id", "key", "shards", "deltas", "deltas[i].CounterID", "ids", "ids[i]",
-// "opts.Prefix", "opts.PageSize". These are the core's terms, not the API's: service/ validates
+// "opts.Prefix", "opts.PageSize", "at". These are the core's terms, not the API's: service/ validates
 // each request before calling the core and names the request field itself.
 type ArgError struct {
 	Arg string

@@ -17,11 +17,21 @@ import (
 // of its current generation, read in the same snapshot as the configuration; ReadTime is that
 // snapshot's time.
 func (s *Counters) Get(ctx context.Context, id string) (*Counter, error) {
+	return s.GetAt(ctx, id, time.Time{})
+}
+
+// GetAt reads a counter as it was at time at: its configuration and its exact value in the
+// snapshot of that instant, with ReadTime at (truncated to the microsecond). A zero at reads
+// the current value, as Get does. It fails with ErrNotFound if the counter did not exist at
+// that time, with ErrReadTimeTooOld if the storage no longer keeps the versions of that time
+// (readtime.go), and with an ArgError (or ErrBadReadTime, if only the storage could tell) for a
+// time in the future or one it cannot read at.
+func (s *Counters) GetAt(ctx context.Context, id string, at time.Time) (*Counter, error) {
 	if err := check("id", ValidateCounterID(id)); err != nil {
 		return nil, err
 	}
 	defer s.ins.read(ctx, readGet, time.Now())
-	cs, err := s.batchGet(ctx, []string{id})
+	cs, err := s.batchGet(ctx, []string{id}, at)
 	if err != nil {
 		return nil, err
 	}
@@ -31,11 +41,17 @@ func (s *Counters) Get(ctx context.Context, id string) (*Counter, error) {
 // BatchGet reads several counters and their values at one read time, in the order of ids.
 // It fails with ErrNotFound if any does not exist.
 func (s *Counters) BatchGet(ctx context.Context, ids []string) ([]*Counter, error) {
-	defer s.ins.read(ctx, readBatchGet, time.Now())
-	return s.batchGet(ctx, ids)
+	return s.BatchGetAt(ctx, ids, time.Time{})
 }
 
-func (s *Counters) batchGet(ctx context.Context, ids []string) ([]*Counter, error) {
+// BatchGetAt reads several counters as they were at time at (zero: now), as GetAt does, in the
+// order of ids. It fails with ErrNotFound if any did not exist then.
+func (s *Counters) BatchGetAt(ctx context.Context, ids []string, at time.Time) ([]*Counter, error) {
+	defer s.ins.read(ctx, readBatchGet, time.Now())
+	return s.batchGet(ctx, ids, at)
+}
+
+func (s *Counters) batchGet(ctx context.Context, ids []string, at time.Time) ([]*Counter, error) {
 	if err := checkCount("ids", len(ids), MaxBatchGet, "ids"); err != nil {
 		return nil, err
 	}
@@ -43,6 +59,13 @@ func (s *Counters) batchGet(ctx context.Context, ids []string) ([]*Counter, erro
 		if err := check(fmt.Sprintf("ids[%d]", i), ValidateCounterID(id)); err != nil {
 			return nil, err
 		}
+	}
+	if err := check("at", ValidateReadTime(at, s.opts.Now())); err != nil {
+		return nil, err
+	}
+	opts := []firestore.TransactionOption{firestore.ReadOnly}
+	if !at.IsZero() {
+		opts = append(opts, firestore.TransactionReadTime(readTimeOf(at)))
 	}
 	refs := make([]*firestore.DocumentRef, len(ids))
 	for i, id := range ids {
@@ -64,7 +87,10 @@ func (s *Counters) batchGet(ctx context.Context, ids []string) ([]*Counter, erro
 			}
 		}
 		return nil
-	}, firestore.ReadOnly)
+	}, opts...)
+	if err != nil && !at.IsZero() {
+		err = classifyReadAt(err)
+	}
 	return out, classifyUnapplied(err)
 }
 

@@ -571,7 +571,7 @@ func classifyAs(err, unreachable error) error {
 	if transactionExpired(err) {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	for _, known := range []error{ErrInvalidArgument, ErrNotFound, ErrAlreadyExists, ErrKeyReused, ErrOutOfRange, ErrTooLarge,
+	for _, known := range []error{ErrInvalidArgument, ErrNotFound, ErrAlreadyExists, ErrKeyReused, ErrOutOfRange, ErrTooLarge, ErrReadTimeTooOld,
 		ErrOverloaded, ErrContention, ErrUnknownOutcome, ErrUnavailable, ErrClosed, context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, known) {
 			return err
