@@ -17,8 +17,11 @@ import (
 	"github.com/tally-dev/tally/internal/telemetry"
 )
 
-// The document the prober reads. It is never written, so the read answers NotFound, which proves
-// Firestore reachable as well as a found document would, at the cost of one read. It lies outside
+// The document the prober reads, in a read-only transaction. It is never written, so the read
+// answers NotFound, which proves Firestore reachable as well as a found document would, at the
+// cost of one read. The transaction is what every call of tally's needs: a store that still
+// answers plain reads but refuses transactions (the embedded emulator's, once a write to its disk
+// failed) serves no call, and must not be reported SERVING. It lies outside
 // the collections the store uses (shard/layout.go), so that it can never be a counter; a counter
 // id of the reserved form __.*__ cannot be used instead, as Firestore refuses to read one.
 const (
@@ -38,6 +41,7 @@ var servedServices = []string{"", tallyv1.CounterService_ServiceDesc.ServiceName
 // cheap read succeeds, NOT_SERVING while it fails. After health.Server.Shutdown (at the start of
 // a shutdown) the status stays NOT_SERVING whatever the prober sets.
 type prober struct {
+	client   *firestore.Client
 	doc      *firestore.DocumentRef
 	health   *health.Server
 	interval time.Duration
@@ -50,6 +54,7 @@ type prober struct {
 
 func newProber(client *firestore.Client, h *health.Server, interval time.Duration, log *slog.Logger) *prober {
 	return &prober{
+		client:   client,
 		doc:      client.Collection(probeCollection).Doc(probeDocument),
 		health:   h,
 		interval: interval,
@@ -58,18 +63,21 @@ func newProber(client *firestore.Client, h *health.Server, interval time.Duratio
 	}
 }
 
-// probe reads the probe document once and sets the health status from the outcome, logging
-// when reachability changes.
+// probe reads the probe document once, in a read-only transaction, and sets the health status
+// from the outcome, logging when reachability changes.
 func (p *prober) probe(ctx context.Context) {
 	readCtx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	// Untraced: a probe every few seconds per replica would be a trace of its own each time.
-	_, err := p.doc.Get(telemetry.Untraced(readCtx))
+	err := p.client.RunTransaction(telemetry.Untraced(readCtx), func(ctx context.Context, tx *firestore.Transaction) error {
+		_, err := tx.Get(p.doc)
+		if status.Code(err) == codes.NotFound {
+			return nil
+		}
+		return err
+	}, firestore.ReadOnly, firestore.MaxAttempts(1))
 	if ctx.Err() != nil {
 		return // stopped: the failed read says nothing about Firestore
-	}
-	if status.Code(err) == codes.NotFound {
-		err = nil
 	}
 	reachable := err == nil
 	st := healthpb.HealthCheckResponse_NOT_SERVING
