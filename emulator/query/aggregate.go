@@ -149,7 +149,7 @@ func (a *Aggregation) Run(ctx context.Context, src Source) (map[string]*pb.Value
 		return a.complete(accs)
 	}
 	var err error
-	if a.query.offset == 0 && a.query.limit < 0 {
+	if a.query.offset == 0 && a.query.limit < 0 && a.query.nearest == nil {
 		// Without offset or limit the result set does not depend on its order.
 		err = a.query.scan(ctx, src, visit)
 	} else {

@@ -29,6 +29,8 @@ type Query struct {
 
 	project    bool              // select was given
 	projection []value.FieldPath // the selected fields other than __name__
+
+	nearest *nearest // find_nearest, applied to the results of the rest; nil without
 }
 
 // Compile validates q as production Firestore does and compiles it for running in database db
@@ -39,9 +41,6 @@ func Compile(db resource.Database, parent []string, sq *pb.StructuredQuery) (*Qu
 	}
 	if len(parent)%2 != 0 {
 		return nil, invalidf("parent must be the documents root or a document, not the %d-segment path %q", len(parent), db.DocumentName(parent))
-	}
-	if sq.GetFindNearest() != nil {
-		return nil, invalidf("find_nearest (vector search) is not supported by this emulator")
 	}
 	q := &Query{db: db, parent: slices.Clone(parent), limit: -1}
 	if err := q.compileFrom(sq.GetFrom()); err != nil {
@@ -89,6 +88,11 @@ func Compile(db resource.Database, parent []string, sq *pb.StructuredQuery) (*Qu
 
 	if err := q.compileSelect(sq.GetSelect()); err != nil {
 		return nil, err
+	}
+	if fn := sq.GetFindNearest(); fn != nil {
+		if q.nearest, err = compileNearest(fn); err != nil {
+			return nil, err
+		}
 	}
 	return q, nil
 }

@@ -62,6 +62,7 @@ var (
 		mapv(F{"x": iv(1)}), mapv(F{"x": sv("a")}), mapv(F{}),
 		mapv(F{"__type__": sv("__vector__"), "value": arrv(dv(1))}),
 		arrv(refv("c/d1"), refv("c/d3")), arrv(refv("c/d2"), iv(1)), arrv(iv(1), nanv(), sv("b")),
+		vecv(1, 0.5), vecv(3, 4), vecv(0, 0), vecv(-1, 2, 1), mapv(F{"__type__": sv("__vector__"), "value": arrv(iv(2), iv(-3))}),
 	}
 	fzOddValues = []*pb.Value{
 		{ValueType: &pb.Value_ReferenceValue{ReferenceValue: "projects/q/databases/d/documents/c/d1"}},
@@ -149,7 +150,31 @@ func fzQuery(r *fzBytes) ([]string, *pb.StructuredQuery) {
 			sq.Select.Fields = append(sq.Select.Fields, fzRef(r))
 		}
 	}
+	if r.n(4) == 0 {
+		sq.FindNearest = fzNearest(r)
+	}
 	return parent, sq
+}
+
+// fzNearest builds a vector search, now and then with a limit, measure or query vector that
+// production refuses.
+func fzNearest(r *fzBytes) *pb.StructuredQuery_FindNearest {
+	measures := []pb.StructuredQuery_FindNearest_DistanceMeasure{
+		pb.StructuredQuery_FindNearest_EUCLIDEAN, pb.StructuredQuery_FindNearest_COSINE, pb.StructuredQuery_FindNearest_DOT_PRODUCT,
+	}
+	fn := &pb.StructuredQuery_FindNearest{
+		VectorField:     fzRef(r),
+		QueryVector:     fzPick(r, []*pb.Value{vecv(1, 0.5), vecv(3, 4), vecv(-1, 2, 1), vecv(0, 0)}, []*pb.Value{vecv(), arrv(dv(1)), nil}),
+		DistanceMeasure: fzPick(r, measures, []pb.StructuredQuery_FindNearest_DistanceMeasure{0, 9}),
+		Limit:           wrapperspb.Int32(fzPick(r, []int32{1, 2, 3, 1000}, []int32{0, -1, 1001})),
+	}
+	if r.n(2) == 0 {
+		fn.DistanceThreshold = wrapperspb.Double(fzPick(r, []float64{0, 0.5, 2, -1}, []float64{math.NaN(), math.Inf(1)}))
+	}
+	if r.n(2) == 0 {
+		fn.DistanceResultField = fzPick(r, []string{"d", "a", "m.d"}, []string{"a..b", "`"})
+	}
+	return fn
 }
 
 // fzSource builds the database: documents in collection c at the root, below r/p, below c/d1
@@ -478,6 +503,10 @@ func referenceRun(t *testing.T, parent []string, sq *pb.StructuredQuery, src *fa
 	if l := sq.GetLimit(); l != nil {
 		out = out[:min(int(l.GetValue()), len(out))]
 	}
+	var dists []float64
+	if fn := sq.GetFindNearest(); fn != nil {
+		out, dists = refNearest(t, fn, out)
+	}
 	if sel := sq.GetSelect(); sel != nil {
 		var paths []value.FieldPath
 		for _, f := range sel.GetFields() {
@@ -494,7 +523,82 @@ func referenceRun(t *testing.T, parent []string, sq *pb.StructuredQuery, src *fa
 		}
 		out = projected
 	}
+	if name := sq.GetFindNearest().GetDistanceResultField(); name != "" {
+		p, err := value.ParseFieldPath(name)
+		if err != nil {
+			t.Fatalf("the query compiled with distance_result_field %q: %v", name, err)
+		}
+		for i, d := range out {
+			c := *d
+			c.Fields = value.CloneFields(d.Fields)
+			value.SetField(c.Fields, p, dv(dists[i]))
+			out[i] = &c
+		}
+	}
 	return out
+}
+
+// refNearest is the reference vector search: every candidate with a vector of the query's
+// dimension, sorted by distance (then name), within the threshold, up to the limit.
+func refNearest(t *testing.T, fn *pb.StructuredQuery_FindNearest, docs []*storage.Version) ([]*storage.Version, []float64) {
+	target, ok := value.Vector(fn.GetQueryVector())
+	if !ok {
+		t.Fatalf("the query compiled with the query vector %v", fn.GetQueryVector())
+	}
+	type cand struct {
+		doc  *storage.Version
+		dist float64
+	}
+	var cands []cand
+	for _, d := range docs {
+		v, _ := value.GetField(d.Fields, refFieldPath(t, fn.GetVectorField()))
+		vec, ok := value.Vector(v)
+		if !ok || len(vec) != len(target) {
+			continue
+		}
+		var dot, sq, na, nb float64
+		for i := range vec {
+			dot += vec[i] * target[i]
+			sq += (vec[i] - target[i]) * (vec[i] - target[i])
+			na += vec[i] * vec[i]
+			nb += target[i] * target[i]
+		}
+		var dist float64
+		switch fn.GetDistanceMeasure() {
+		case pb.StructuredQuery_FindNearest_EUCLIDEAN:
+			dist = math.Sqrt(sq)
+		case pb.StructuredQuery_FindNearest_COSINE:
+			dist = 1 - dot/(math.Sqrt(na)*math.Sqrt(nb))
+		default:
+			dist = dot
+		}
+		if math.IsNaN(dist) {
+			continue
+		}
+		dotProduct := fn.GetDistanceMeasure() == pb.StructuredQuery_FindNearest_DOT_PRODUCT
+		if th := fn.GetDistanceThreshold(); th != nil && !((dotProduct && dist >= th.GetValue()) || (!dotProduct && dist <= th.GetValue())) {
+			continue // a NaN threshold admits nothing
+		}
+		if dotProduct {
+			dist = -dist // sorted ascending below, restored after
+		}
+		cands = append(cands, cand{d, dist})
+	}
+	slices.SortStableFunc(cands, func(a, b cand) int {
+		if c := cmp.Compare(a.dist, b.dist); c != 0 {
+			return c
+		}
+		return refComparePaths(a.doc.Path, b.doc.Path)
+	})
+	cands = cands[:min(len(cands), int(fn.GetLimit().GetValue()))]
+	out, dists := make([]*storage.Version, len(cands)), make([]float64, len(cands))
+	for i, c := range cands {
+		out[i], dists[i] = c.doc, c.dist
+		if fn.GetDistanceMeasure() == pb.StructuredQuery_FindNearest_DOT_PRODUCT {
+			dists[i] = -c.dist
+		}
+	}
+	return out, dists
 }
 
 func runCompiled(t *testing.T, q *Query, src Source) []*storage.Version {
@@ -583,6 +687,15 @@ func fzSeedQueries() []*pb.StructuredQuery {
 		{From: fromKindless(), Select: selectFields("__name__"), OrderBy: []*pb.StructuredQuery_Order{asc("__name__")}, Limit: limit(4)},
 		{From: fromKindless(), Where: and(where("__name__", opGTE, refv("c/__id-9223372036854775808__")), where("__name__", opLT, refv("c\x00/__id-9223372036854775808__")))},
 		{From: fromKindless(), OrderBy: []*pb.StructuredQuery_Order{asc("__name__")}, StartAt: startAfter(refv("c/__id3__"))},
+		{From: from("c"), Where: where("a", opGT, iv(0)), FindNearest: &pb.StructuredQuery_FindNearest{
+			VectorField: fref("a"), QueryVector: vecv(1, 0.5), DistanceMeasure: pb.StructuredQuery_FindNearest_EUCLIDEAN, Limit: limit(3), DistanceResultField: "d",
+		}},
+		{From: from("c"), FindNearest: &pb.StructuredQuery_FindNearest{
+			VectorField: fref("b"), QueryVector: vecv(-1, 2), DistanceMeasure: pb.StructuredQuery_FindNearest_DOT_PRODUCT, Limit: limit(2), DistanceThreshold: wrapperspb.Double(-1),
+		}},
+		{From: from("c"), Select: selectFields("a"), FindNearest: &pb.StructuredQuery_FindNearest{
+			VectorField: fref("m"), QueryVector: vecv(3, 4), DistanceMeasure: pb.StructuredQuery_FindNearest_COSINE, Limit: limit(5),
+		}},
 	}
 }
 

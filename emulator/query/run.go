@@ -17,6 +17,14 @@ func (q *Query) Run(ctx context.Context, src Source, emit func(*storage.Version)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if q.nearest != nil {
+		return q.runNearest(ctx, src, emit)
+	}
+	return q.runPlan(ctx, src, func(doc *storage.Version) error { return emit(q.output(doc)) })
+}
+
+// runPlan emits the results, whole, in query order after offset and up to limit.
+func (q *Query) runPlan(ctx context.Context, src Source, emit func(*storage.Version) error) error {
 	switch {
 	case q.limit == 0:
 		return nil
@@ -60,7 +68,7 @@ func (p *pager) send(doc *storage.Version) (done bool, err error) {
 // the Source's starting point, and the scan stops at the end cursor or once the limit is
 // reached.
 func (q *Query) runByName(ctx context.Context, src Source, emit func(*storage.Version) error) error {
-	p := &pager{skip: q.offset, left: q.limit, emit: func(doc *storage.Version) error { return emit(q.output(doc)) }}
+	p := &pager{skip: q.offset, left: q.limit, emit: emit}
 	var after []string
 	if q.start != nil && len(q.start.names) > 0 && !hasNumericID(q.start.names[0]) {
 		after = q.start.names[0]
@@ -121,7 +129,7 @@ func (q *Query) runTopK(ctx context.Context, src Source, emit func(*storage.Vers
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := emit(q.output(items[i].doc)); err != nil {
+		if err := emit(items[i].doc); err != nil {
 			return err
 		}
 	}
@@ -164,7 +172,7 @@ func (q *Query) runSorted(ctx context.Context, src Source, emit func(*storage.Ve
 		if doc == nil || doc.Deleted {
 			continue // cannot happen on a consistent snapshot; skipping is the safe answer
 		}
-		if err := emit(q.output(doc)); err != nil {
+		if err := emit(doc); err != nil {
 			return err
 		}
 	}
