@@ -225,4 +225,3 @@ func (n *nearest) withDistance(doc *storage.Version, d float64) *storage.Version
 	value.SetField(out.Fields, n.resultField, &pb.Value{ValueType: &pb.Value_DoubleValue{DoubleValue: d}})
 	return &out
 }
-
