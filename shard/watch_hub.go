@@ -100,7 +100,7 @@ type watchHub struct {
 	ctx    context.Context // the listeners' and reads' context, canceled when the hub stops
 	cancel context.CancelFunc
 	done   chan struct{} // closed when every goroutine of the hub has ended
-	ready  chan struct{} // closed when the first state or an error is published
+	ready  chan struct{} // closed when both listeners have delivered and a state is out, or on an error
 
 	// The listeners' latest snapshots, for the processing goroutine.
 	inMu    sync.Mutex // guards shards, meta, inErr
@@ -110,9 +110,10 @@ type watchHub struct {
 	arrived chan struct{} // capacity 1
 
 	// Only the processing goroutine uses these.
-	known      knownConfig
-	lastRead   time.Time // the newest read time a state was computed for
-	lastPublic *watchState
+	heardShards, heardMeta bool // each listener has delivered its first snapshot
+	known                  knownConfig
+	lastRead               time.Time // the newest read time a state was computed for
+	lastPublic             *watchState
 
 	mu        sync.Mutex // guards watchers, state, err, readyDone
 	watchers  map[*Watch]struct{}
@@ -299,6 +300,8 @@ func (h *watchHub) process() {
 		shards, meta, err := h.shards, h.meta, h.inErr
 		h.shards, h.meta = nil, nil
 		h.inMu.Unlock()
+		h.heardShards = h.heardShards || shards != nil
+		h.heardMeta = h.heardMeta || meta != nil
 		if err == nil && meta != nil && (shards == nil || !meta.readTime.After(shards.readTime)) {
 			err, meta = h.onMeta(meta), nil
 		}
@@ -317,6 +320,14 @@ func (h *watchHub) process() {
 			}
 			h.fail(fmt.Errorf("watching counter %q: %w", h.id, err))
 			return
+		}
+		if h.heardShards && h.heardMeta {
+			// Watchers start once both listeners are open and each has had its say.
+			h.mu.Lock()
+			if h.state != nil {
+				h.markReady()
+			}
+			h.mu.Unlock()
 		}
 	}
 }
@@ -427,7 +438,6 @@ func (h *watchHub) publish(docs []watchShard, readTime time.Time) error {
 	for w := range h.watchers {
 		w.offer(st)
 	}
-	h.markReady()
 	return nil
 }
 

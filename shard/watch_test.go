@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
 
 	"github.com/tally-dev/tally/emulator"
 	"github.com/tally-dev/tally/emulator/emulatortest"
@@ -123,7 +126,14 @@ func TestWatchSeesTheExactFinalValue(t *testing.T) {
 // listeners, all see each change, and the last to leave closes them.
 func TestWatchersShareListeners(t *testing.T) {
 	t.Parallel()
-	s := newStore(t, watchOptions)
+	em := emulatortest.Start(t, emulator.Options{})
+	var listens listenStreams
+	client := emulatortest.NewClient(t, em.Addr(), "tally-test", grpc.WithChainStreamInterceptor(listens.intercept))
+	s, err := shard.New(client, watchOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	if _, err := s.Create(context.Background(), "shared", 4); err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +145,9 @@ func TestWatchersShareListeners(t *testing.T) {
 	other := startWatch(t, s, mustCreate(t, s, "other"), 0)
 	if got, want := s.WatchStats(), (shard.WatchStats{Hubs: 2, Listeners: 4, Watchers: n + 1}); got != want {
 		t.Fatalf("WatchStats %+v, want %+v", got, want)
+	}
+	if got := listens.open.Load(); got != 4 {
+		t.Fatalf("%d Listen streams open for two watched counters, want 4", got)
 	}
 	increment(t, s, "shared", 7)
 	var wg sync.WaitGroup
@@ -153,13 +166,46 @@ func TestWatchersShareListeners(t *testing.T) {
 	if got, want := s.WatchStats(), (shard.WatchStats{Hubs: 1, Listeners: 2, Watchers: 1}); got != want {
 		t.Fatalf("WatchStats after closing the watchers of one counter %+v, want %+v", got, want)
 	}
+	if got := listens.open.Load(); got != 2 {
+		t.Fatalf("%d Listen streams open for one watched counter, want 2", got)
+	}
 	other.Close()
 	if got := s.WatchStats(); got != (shard.WatchStats{}) {
 		t.Fatalf("WatchStats after closing every watcher %+v, want none", got)
 	}
+	if got := listens.open.Load(); got != 0 {
+		t.Fatalf("%d Listen streams open after every watcher left, want none", got)
+	}
 	// A new watcher starts the counter's listeners again and sees its current value.
 	w := startWatch(t, s, "shared", 0)
 	nextUntil(t, w, valueIs(7), nil)
+}
+
+// listenStreams counts the Firestore Listen streams a client has open, as the client's gRPC
+// layer sees them: a stream counts from its start until a receive fails, which ends it.
+type listenStreams struct{ open atomic.Int64 }
+
+func (l *listenStreams) intercept(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil || method != "/google.firestore.v1.Firestore/Listen" {
+		return cs, err
+	}
+	l.open.Add(1)
+	return &countedStream{ClientStream: cs, open: &l.open}, nil
+}
+
+type countedStream struct {
+	grpc.ClientStream
+	open  *atomic.Int64
+	ended atomic.Bool
+}
+
+func (s *countedStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err != nil && s.ended.CompareAndSwap(false, true) {
+		s.open.Add(-1)
+	}
+	return err
 }
 
 func mustCreate(t *testing.T, s *shard.Counters, id string) string {
