@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
@@ -56,6 +57,10 @@ type Emulator struct {
 	ttl    *ttl.Sweeper
 	log    *slog.Logger
 	served chan error
+	// The control endpoints' HTTP server, on the same port (connmux.go).
+	mux        *connMux
+	http       *http.Server
+	httpServed chan error
 }
 
 // maxMessageBytes lets requests above Firestore's 10 MiB limit reach the server, which rejects
@@ -111,8 +116,16 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		indexes = index.New(opts.Indexes)
 	}
 	pb.RegisterFirestoreServer(gs, server.New(server.Options{Engine: engine, Logger: log, Indexes: indexes}))
-	e := &Emulator{lis: lis, grpc: gs, engine: engine, store: store, ttl: sweeper, log: log, served: make(chan error, 1)}
-	go func() { e.served <- gs.Serve(lis) }()
+	// One port serves gRPC and the control endpoints, over HTTP/1.1 and h2c (connmux.go).
+	mux := newConnMux(lis)
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	hs := &http.Server{Handler: controlHandler(engine, gs, log), Protocols: protocols, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	e := &Emulator{lis: lis, grpc: gs, engine: engine, store: store, ttl: sweeper, log: log, served: make(chan error, 1),
+		mux: mux, http: hs, httpServed: make(chan error, 1)}
+	go func() { e.served <- gs.Serve(mux.grpc) }()
+	go func() { e.httpServed <- hs.Serve(mux.http) }()
 	sweeper.Start()
 	return e, nil
 }
@@ -132,10 +145,15 @@ func (e *Emulator) Close() error {
 	e.ttl.Stop()
 	// Listen streams never end on their own; GracefulStop would wait for them forever.
 	e.engine.EndFeed()
+	e.mux.close()
 	e.grpc.GracefulStop()
 	serveErr := <-e.served
 	if errors.Is(serveErr, grpc.ErrServerStopped) {
 		serveErr = nil
+	}
+	serveErr = errors.Join(serveErr, e.http.Close())
+	if err := <-e.httpServed; !errors.Is(err, http.ErrServerClosed) {
+		serveErr = errors.Join(serveErr, err)
 	}
 	e.engine.Close()
 	// How well group commit shared the fsyncs is the first question about write throughput.
