@@ -83,22 +83,25 @@ func (n *nearest) distance(doc *storage.Version) (d float64, ok bool) {
 	if !found {
 		return 0, false
 	}
-	vec, isVector := value.Vector(v)
-	if !isVector || len(vec) != len(n.target) {
+	elems, isVector := value.VectorValues(v)
+	if !isVector || len(elems) != len(n.target) {
 		return 0, false
+	}
+	var sqDiff, dotProd, sqNorm float64
+	for i, e := range elems {
+		x := value.NumberOf(e)
+		diff := x - n.target[i]
+		sqDiff += diff * diff
+		dotProd += x * n.target[i]
+		sqNorm += x * x
 	}
 	switch n.measure {
 	case pb.StructuredQuery_FindNearest_EUCLIDEAN:
-		var sum float64
-		for i, x := range vec {
-			diff := x - n.target[i]
-			sum += diff * diff
-		}
-		d = math.Sqrt(sum)
+		d = math.Sqrt(sqDiff)
 	case pb.StructuredQuery_FindNearest_COSINE:
-		d = 1 - dot(vec, n.target)/(norm(vec)*n.targetNorm)
+		d = 1 - dotProd/(math.Sqrt(sqNorm)*n.targetNorm)
 	default:
-		d = dot(vec, n.target)
+		d = dotProd
 	}
 	if math.IsNaN(d) {
 		return 0, false
@@ -126,15 +129,13 @@ func (n *nearest) closer(a, b float64) bool {
 	return a < b
 }
 
-func dot(a, b []float64) float64 {
+func norm(a []float64) float64 {
 	var s float64
-	for i := range a {
-		s += a[i] * b[i]
+	for _, x := range a {
+		s += x * x
 	}
-	return s
+	return math.Sqrt(s)
 }
-
-func norm(a []float64) float64 { return math.Sqrt(dot(a, a)) }
 
 // neighbour is a candidate of the search.
 type neighbour struct {
