@@ -10,15 +10,16 @@ import (
 // whether it belongs to the result, without reading anything else.
 
 // Scope returns what the query reads: the documents of collection parent/collectionID, or with
-// allDescendants every document below parent whose collection id is collectionID.
+// allDescendants every document below parent whose collection id is collectionID (any
+// collection when collectionID is empty: a kindless query).
 func (q *Query) Scope() (parent []string, collectionID string, allDescendants bool) {
 	return slices.Clone(q.parent), q.collectionID, q.allDescendants
 }
 
-// Windowed reports whether the query has a limit or an offset: then whether a document is a
-// result depends on the other documents too, and Matches is not the whole answer.
+// Windowed reports whether the query has a limit, an offset or a vector search: then whether a
+// document is a result depends on the other documents too, and Matches is not the whole answer.
 func (q *Query) Windowed() bool {
-	return q.limit >= 0 || q.offset > 0
+	return q.limit >= 0 || q.offset > 0 || q.nearest != nil
 }
 
 // Matches reports whether the live document doc is in the query's scope and passes its filter,
