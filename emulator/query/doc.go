@@ -14,4 +14,10 @@
 //   - ordered by fields with a limit: a heap keeps the best offset+limit documents;
 //   - ordered by fields without a limit: only (order key, name) pairs are sorted and each
 //     document is fetched again from the Source while it is emitted.
+//
+// A vector search (find_nearest) takes the results of one of these plans and keeps the nearest
+// in a heap bounded by its limit. A kindless query (no collection id, all descendants) reads
+// every document below its parent. CompilePartition and Points split a collection group into
+// ranges of names for PartitionQuery, reading the results twice and keeping only the split
+// points.
 package query
