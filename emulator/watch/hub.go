@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/tally-dev/tally/emulator/resource"
 	"github.com/tally-dev/tally/emulator/storage"
 	"github.com/tally-dev/tally/emulator/txn"
@@ -31,9 +33,11 @@ type Options struct {
 	// Heartbeat is how often an idle stream is sent a fresh read time and resume token, so
 	// that a client's token stays within the engine's version retention; default 1m.
 	Heartbeat time.Duration
-	// MaxQueued bounds the document changes waiting in one stream's queue; beyond it the
-	// stream drops its queue and catches up from storage. Default 8192.
-	MaxQueued int
+	// MaxQueued and MaxQueuedBytes bound the document changes waiting in one stream's queue,
+	// by count and by the approximate size of the documents; beyond either, the stream drops
+	// its queue and catches up from storage. Defaults 8192 and 4 MiB.
+	MaxQueued      int
+	MaxQueuedBytes int
 }
 
 // Hub fans the engine's change feed out to Listen streams. It is safe for concurrent use.
@@ -66,6 +70,9 @@ func New(opts Options) *Hub {
 	if opts.MaxQueued <= 0 {
 		opts.MaxQueued = 8192
 	}
+	if opts.MaxQueuedBytes <= 0 {
+		opts.MaxQueuedBytes = 4 << 20
+	}
 	h := &Hub{opts: opts, index: newIndex(), streams: map[*stream]struct{}{}, closed: make(chan struct{})}
 	opts.Engine.AttachFeed(h)
 	return h
@@ -78,18 +85,30 @@ func (h *Hub) Publish(b *storage.Batch) {
 	if h.targets == 0 {
 		return
 	}
-	var per map[*stream][]hit
+	var per map[*stream]*event
 	for i := range b.Writes {
 		w := &b.Writes[i]
+		size := -1 // measured once, if any stream wants the write
 		h.index.visit(w.DB, w.Path, func(t *target) {
 			if per == nil {
-				per = map[*stream][]hit{}
+				per = map[*stream]*event{}
 			}
-			per[t.stream] = append(per[t.stream], hit{target: t, write: w})
+			ev := per[t.stream]
+			if ev == nil {
+				ev = &event{time: b.CommitTime}
+				per[t.stream] = ev
+			}
+			if n := len(ev.hits); n == 0 || ev.hits[n-1].write != w {
+				if size < 0 {
+					size = writeSize(w)
+				}
+				ev.bytes += size
+			}
+			ev.hits = append(ev.hits, hit{target: t, write: w})
 		})
 	}
-	for s, hits := range per {
-		s.enqueue(event{time: b.CommitTime, hits: hits})
+	for s, ev := range per {
+		s.enqueue(*ev)
 	}
 }
 
@@ -156,4 +175,16 @@ func (h *Hub) removeStream(s *stream) {
 	h.streamsMu.Lock()
 	defer h.streamsMu.Unlock()
 	delete(h.streams, s)
+}
+
+// writeSize approximates the memory a queued write holds: its name and its fields.
+func writeSize(w *storage.Write) int {
+	n := 64
+	for _, seg := range w.Path {
+		n += len(seg) + 16
+	}
+	for k, v := range w.Next.Fields {
+		n += len(k) + 16 + proto.Size(v)
+	}
+	return n
 }

@@ -33,8 +33,9 @@ type Reject struct {
 
 // event is one commit's writes that concern one stream.
 type event struct {
-	time int64
-	hits []hit
+	time  int64
+	hits  []hit
+	bytes int // approximate size of the documents written
 }
 
 // hit is a write that may concern a target.
@@ -54,11 +55,12 @@ type stream struct {
 	time    int64 // every target is exact as of this commit time
 	nextID  int32
 
-	mu     sync.Mutex
-	events []event // mu: queued by the hub, in commit order
-	queued int     // mu: hits in events
-	resync bool    // mu: events were dropped; catch up from storage
-	wake   chan struct{}
+	mu          sync.Mutex
+	events      []event // mu: queued by the hub, in commit order
+	queued      int     // mu: hits in events
+	queuedBytes int     // mu: bytes of events
+	resync      bool    // mu: events were dropped; catch up from storage
+	wake        chan struct{}
 }
 
 // Serve runs one Listen stream over database db until reqs is closed (nil error), ctx ends, a
@@ -163,7 +165,7 @@ func (s *stream) add(ctx context.Context, spec *Target) error {
 	if err != nil {
 		return err
 	}
-	if err := t.resync(ctx, snap, at); err != nil {
+	if _, err := t.resync(ctx, snap, at); err != nil {
 		return err
 	}
 	if resumed {
@@ -254,11 +256,12 @@ func (s *stream) enqueue(ev event) {
 	s.mu.Lock()
 	switch {
 	case s.resync:
-	case s.queued+len(ev.hits) > s.hub.opts.MaxQueued:
+	case s.queued+len(ev.hits) > s.hub.opts.MaxQueued || s.queuedBytes+ev.bytes > s.hub.opts.MaxQueuedBytes:
 		s.dropLocked()
 	default:
 		s.events = append(s.events, ev)
 		s.queued += len(ev.hits)
+		s.queuedBytes += ev.bytes
 	}
 	s.mu.Unlock()
 	s.notify()
@@ -274,7 +277,7 @@ func (s *stream) overflow() {
 
 func (s *stream) dropLocked() {
 	s.events = nil
-	s.queued = 0
+	s.queued, s.queuedBytes = 0, 0
 	s.resync = true
 }
 
@@ -290,7 +293,7 @@ func (s *stream) notify() {
 func (s *stream) catchUp(ctx context.Context) (bool, error) {
 	s.mu.Lock()
 	events, resync := s.events, s.resync
-	s.events, s.queued, s.resync = nil, 0, false
+	s.events, s.queued, s.queuedBytes, s.resync = nil, 0, 0, false
 	s.mu.Unlock()
 	if resync {
 		return true, s.resyncAll(ctx)
@@ -309,10 +312,11 @@ func (s *stream) catchUp(ctx context.Context) (bool, error) {
 		if !t.dirty {
 			continue
 		}
-		if err := t.resync(ctx, s.hub.opts.Engine.FeedSnapshot(s.db, s.time), s.time); err != nil {
+		n, err := t.resync(ctx, s.hub.opts.Engine.FeedSnapshot(s.db, s.time), s.time)
+		if err != nil {
 			return sent, err
 		}
-		sent = true
+		sent = sent || n
 	}
 	return sent, nil
 }
@@ -326,7 +330,7 @@ func (s *stream) resyncAll(ctx context.Context) error {
 	at = max(at, s.time)
 	snap := s.hub.opts.Engine.FeedSnapshot(s.db, at)
 	for _, t := range s.targets {
-		if err := t.resync(ctx, snap, at); err != nil {
+		if _, err := t.resync(ctx, snap, at); err != nil {
 			return err
 		}
 	}
@@ -408,7 +412,7 @@ func (s *stream) applyWrite(at int64, hits []hit) (bool, error) {
 
 // sendGone tells the client that the document name left the targets ids at time at: deleted,
 // or still there but no longer a result.
-func (s *stream) sendGone(ctx context.Context, snap *storage.Snapshot, name string, ids []int32, at int64) error {
+func (s *stream) sendGone(snap *storage.Snapshot, name string, ids []int32, at int64) error {
 	_, path, err := resource.ParseDocumentName(name)
 	if err != nil {
 		return fmt.Errorf("watch: a known document has a bad name: %w", err)

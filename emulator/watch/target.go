@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"slices"
 
 	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
 
@@ -102,32 +103,39 @@ func (t *target) resultTimes(ctx context.Context, snap *storage.Snapshot) (map[s
 }
 
 // resync brings the client's view of t to the state at snap (read time at), sending what
-// differs from what the client has.
-func (t *target) resync(ctx context.Context, snap *storage.Snapshot, at int64) error {
+// differs from what the client has. It reports whether it sent anything.
+func (t *target) resync(ctx context.Context, snap *storage.Snapshot, at int64) (bool, error) {
 	s := t.stream
 	db := s.db
 	next := make(map[string]int64, len(t.known))
+	sent := false
 	err := t.result(ctx, snap, func(v *storage.Version) error {
 		name := db.DocumentName(v.Path)
 		next[name] = v.UpdateTime
 		if ut, ok := t.known[name]; ok && ut == v.UpdateTime {
 			return nil
 		}
+		sent = true
 		return s.sendDoc(&pb.DocumentChange{Document: document(db, v), TargetIds: []int32{t.id}})
 	})
 	if err != nil {
-		return err
+		return sent, err
 	}
+	var gone []string
 	for name := range t.known {
-		if _, ok := next[name]; ok {
-			continue
+		if _, ok := next[name]; !ok {
+			gone = append(gone, name)
 		}
-		if err := s.sendGone(ctx, snap, name, []int32{t.id}, at); err != nil {
-			return err
+	}
+	slices.Sort(gone) // a deterministic order, for clients and tests alike
+	for _, name := range gone {
+		if err := s.sendGone(snap, name, []int32{t.id}, at); err != nil {
+			return true, err
 		}
+		sent = true
 	}
 	t.known = next
 	t.asOf = at
 	t.dirty = false
-	return nil
+	return sent, nil
 }
