@@ -67,6 +67,9 @@ func exerciseTally(ctx context.Context, c tallyv1.CounterServiceClient) error {
 	if err := step("GetCounter at a read time", err); err != nil {
 		return err
 	}
+	if err := watchOnce(ctx, c, "hot", 6); err != nil {
+		return step("WatchCounter", err)
+	}
 	_, err = c.BatchGetCounters(ctx, &tallyv1.BatchGetCountersRequest{Names: []string{"counters/hot", "counters/web-a"}})
 	if err := step("BatchGetCounters", err); err != nil {
 		return err
@@ -106,6 +109,25 @@ func exerciseTally(ctx context.Context, c tallyv1.CounterServiceClient) error {
 	}
 	if got, err := c.GetCounter(ctx, &tallyv1.GetCounterRequest{Name: "counters/hot"}); err != nil || got.GetValue() != 6 {
 		return fmt.Errorf("GetCounter after the resizes: %v, %v; want 6", got, err)
+	}
+	return nil
+}
+
+// watchOnce opens a watch of the counter (Listen streams to Firestore) and waits for its first
+// update, which must hold want.
+func watchOnce(ctx context.Context, c tallyv1.CounterServiceClient, id string, want int64) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.WatchCounter(ctx, &tallyv1.WatchCounterRequest{Name: "counters/" + id})
+	if err != nil {
+		return err
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	if got := first.GetCounter().GetValue(); got != want {
+		return fmt.Errorf("the first update has %d, want %d", got, want)
 	}
 	return nil
 }
