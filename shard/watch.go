@@ -23,11 +23,15 @@ type WatchUpdate struct {
 	Deleted bool
 }
 
-// WatchStats counts the watches of a Counters.
+// WatchStats counts the watches of a Counters: those open now, and the work of their hubs since
+// New.
 type WatchStats struct {
 	Hubs      int // counters watched, each with its own shared listeners
 	Listeners int // Firestore listeners open (two per hub, until the hub has stopped them)
 	Watchers  int // watches open
+
+	Snapshots  uint64 // snapshots of counters' shards the hubs processed
+	PointReads uint64 // point-in-time reads they needed to pair a configuration with shards
 }
 
 // Watch is one watcher of a counter: Next returns its updates. Close it when done; the last

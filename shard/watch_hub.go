@@ -39,8 +39,10 @@ type watchHubs struct {
 	closed   bool
 	watchers int
 
-	listeners sync.WaitGroup // hub goroutines, for close
-	open      atomic.Int64   // Firestore listeners open
+	listeners  sync.WaitGroup // hub goroutines, for close
+	open       atomic.Int64   // Firestore listeners open
+	snapshots  atomic.Uint64  // snapshots of shards collections processed
+	pointReads atomic.Uint64  // point-in-time reads made to pair configuration and shards
 }
 
 // attach adds w to the hub of counter id, starting the hub if id has none.
@@ -89,7 +91,8 @@ func (hs *watchHubs) close() {
 func (hs *watchHubs) stats() WatchStats {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
-	return WatchStats{Hubs: len(hs.hubs), Listeners: int(hs.open.Load()), Watchers: hs.watchers}
+	return WatchStats{Hubs: len(hs.hubs), Listeners: int(hs.open.Load()), Watchers: hs.watchers,
+		Snapshots: hs.snapshots.Load(), PointReads: hs.pointReads.Load()}
 }
 
 // watchHub is the shared state of the watchers of one counter.
@@ -334,6 +337,7 @@ func (h *watchHub) process() {
 
 // onShards computes the state at a shards snapshot's read time.
 func (h *watchHub) onShards(s *shardsSnapshot) error {
+	h.hubs.snapshots.Add(1)
 	if !s.readTime.After(h.lastRead) {
 		return nil // a newer state is out already
 	}
@@ -342,6 +346,7 @@ func (h *watchHub) onShards(s *shardsSnapshot) error {
 			h.known.at = s.readTime
 		}
 	} else {
+		h.hubs.pointReads.Add(1)
 		snap, err := h.s.metaRef(h.id).WithReadOptions(firestore.ReadTime(s.readTime)).Get(h.ctx)
 		k := knownConfig{set: true, at: s.readTime}
 		switch {
@@ -395,6 +400,7 @@ func (h *watchHub) onMeta(m *metaSnapshot) error {
 	h.known = knownConfig{set: true, exists: m.exists, cfg: m.cfg, at: m.readTime}
 	var docs []watchShard
 	if m.exists {
+		h.hubs.pointReads.Add(1)
 		snaps, err := h.s.shardsRef(h.id).WithReadOptions(firestore.ReadTime(m.readTime)).Documents(h.ctx).GetAll()
 		if err != nil {
 			return fmt.Errorf("reading the shards as of %v: %w", m.readTime, err)
