@@ -205,7 +205,7 @@ func invokeRaw(ctx context.Context, conn *grpc.ClientConn, method string, req []
 func TestCodecServesValidRequests(t *testing.T) {
 	counters := NewMockCounters(gomock.NewController(t))
 	counters.EXPECT().Increment(gomock.Any(), "é", int64(-4), "k").Return(shard.WriteResult{CommitTime: commitTime}, nil)
-	counters.EXPECT().Resize(gomock.Any(), "a", 3).Return(basicCounter("a", 3), nil)
+	counters.EXPECT().Update(gomock.Any(), "a", resize(3)).Return(basicCounter("a", 3), nil)
 	conn := serveRaw(t, counters, grpc.ForceServerCodecV2(Codec()))
 	ctx := testContext(t)
 

@@ -39,6 +39,8 @@ func toProto(c *shard.Counter) (*tallyv1.Counter, error) {
 		CreateTime: timestamp(c.CreateTime),
 		UpdateTime: timestamp(c.UpdateTime),
 		ReadTime:   timestamp(c.ReadTime),
+		// AdaptiveShards is part of the configuration: set in every view.
+		AdaptiveShards: c.Adaptive,
 	}, nil
 }
 

@@ -18,8 +18,8 @@ type Counters interface {
 	BatchGet(ctx context.Context, ids []string) ([]*shard.Counter, error)
 	GetAt(ctx context.Context, id string, at time.Time) (*shard.Counter, error)
 	BatchGetAt(ctx context.Context, ids []string, at time.Time) ([]*shard.Counter, error)
-	Create(ctx context.Context, id string, shards int) (*shard.Counter, error)
-	Resize(ctx context.Context, id string, shards int) (*shard.Counter, error)
+	CreateWith(ctx context.Context, id string, set shard.Settings) (*shard.Counter, error)
+	Update(ctx context.Context, id string, ch shard.Change) (*shard.Counter, error)
 	Reset(ctx context.Context, id string, key string) (shard.WriteResult, error)
 	Delete(ctx context.Context, id string) error
 	List(ctx context.Context, opts shard.ListOptions) ([]*shard.Counter, string, error)

@@ -115,7 +115,7 @@ func TestErrorsNameWhatFailed(t *testing.T) {
 		{
 			name: "CreateCounter",
 			expect: func(m *MockCountersMockRecorder) {
-				m.Create(gomock.Any(), "a", 0).Return(nil, shard.ErrAlreadyExists)
+				m.CreateWith(gomock.Any(), "a", shard.Settings{}).Return(nil, shard.ErrAlreadyExists)
 			},
 			call: create(&tallyv1.CreateCounterRequest{CounterId: "a"}),
 			code: codes.AlreadyExists,

@@ -33,6 +33,21 @@ var (
 	pitrRead = time.Now().Add(-48 * time.Hour).Truncate(time.Minute).UTC()
 )
 
+func ptr[T any](v T) *T { return &v }
+
+// resize is the change UpdateCounter asks of the core for a mask of shard_count alone.
+func resize(n int) shard.Change { return shard.Change{Shards: &n} }
+
+func adaptive(c *shard.Counter) *shard.Counter {
+	c.Adaptive = true
+	return c
+}
+
+func adaptiveProto(c *tallyv1.Counter) *tallyv1.Counter {
+	c.AdaptiveShards = true
+	return c
+}
+
 // rpc is one call of a test through a client, returning its response.
 type rpc func(ctx context.Context, c tallyv1.CounterServiceClient) (proto.Message, error)
 
@@ -171,7 +186,7 @@ func TestHandlersCallCountersAndConvert(t *testing.T) {
 		{
 			name: "CreateCounter ignores name and output fields",
 			expect: func(m *MockCountersMockRecorder) {
-				m.Create(gomock.Any(), "apples", shard.MaxShards).Return(basicCounter("apples", shard.MaxShards), nil)
+				m.CreateWith(gomock.Any(), "apples", shard.Settings{Shards: shard.MaxShards}).Return(basicCounter("apples", shard.MaxShards), nil)
 			},
 			call: func(ctx context.Context, c tallyv1.CounterServiceClient) (proto.Message, error) {
 				return c.CreateCounter(ctx, &tallyv1.CreateCounterRequest{
@@ -184,7 +199,7 @@ func TestHandlersCallCountersAndConvert(t *testing.T) {
 		{
 			name: "CreateCounter without a counter takes the default shards",
 			expect: func(m *MockCountersMockRecorder) {
-				m.Create(gomock.Any(), "apples", 0).Return(basicCounter("apples", 16), nil)
+				m.CreateWith(gomock.Any(), "apples", shard.Settings{}).Return(basicCounter("apples", 16), nil)
 			},
 			call: func(ctx context.Context, c tallyv1.CounterServiceClient) (proto.Message, error) {
 				return c.CreateCounter(ctx, &tallyv1.CreateCounterRequest{CounterId: "apples"})
@@ -194,7 +209,7 @@ func TestHandlersCallCountersAndConvert(t *testing.T) {
 		{
 			name: "UpdateCounter with shard_count in the mask",
 			expect: func(m *MockCountersMockRecorder) {
-				m.Resize(gomock.Any(), "apples", 32).Return(basicCounter("apples", 32), nil)
+				m.Update(gomock.Any(), "apples", resize(32)).Return(basicCounter("apples", 32), nil)
 			},
 			call: func(ctx context.Context, c tallyv1.CounterServiceClient) (proto.Message, error) {
 				return c.UpdateCounter(ctx, &tallyv1.UpdateCounterRequest{
@@ -207,10 +222,46 @@ func TestHandlersCallCountersAndConvert(t *testing.T) {
 		{
 			name: "UpdateCounter without a mask resizes to the default",
 			expect: func(m *MockCountersMockRecorder) {
-				m.Resize(gomock.Any(), "apples", 0).Return(fullCounter("apples", 5), nil)
+				m.Update(gomock.Any(), "apples", resize(0)).Return(fullCounter("apples", 5), nil)
 			},
 			call: func(ctx context.Context, c tallyv1.CounterServiceClient) (proto.Message, error) {
 				return c.UpdateCounter(ctx, &tallyv1.UpdateCounterRequest{Counter: &tallyv1.Counter{Name: "counters/apples"}})
+			},
+			want: fullProto("apples", 5),
+		},
+		{
+			name: "CreateCounter with adaptive shards",
+			expect: func(m *MockCountersMockRecorder) {
+				m.CreateWith(gomock.Any(), "apples", shard.Settings{Shards: 1, Adaptive: true}).Return(adaptive(basicCounter("apples", 1)), nil)
+			},
+			call: func(ctx context.Context, c tallyv1.CounterServiceClient) (proto.Message, error) {
+				return c.CreateCounter(ctx, &tallyv1.CreateCounterRequest{CounterId: "apples", Counter: &tallyv1.Counter{ShardCount: 1, AdaptiveShards: true}})
+			},
+			want: adaptiveProto(basicProto("apples", 1)),
+		},
+		{
+			name: "UpdateCounter of adaptive_shards alone ignores shard_count",
+			expect: func(m *MockCountersMockRecorder) {
+				m.Update(gomock.Any(), "apples", shard.Change{Adaptive: ptr(true)}).Return(adaptive(fullCounter("apples", 5)), nil)
+			},
+			call: func(ctx context.Context, c tallyv1.CounterServiceClient) (proto.Message, error) {
+				return c.UpdateCounter(ctx, &tallyv1.UpdateCounterRequest{
+					Counter:    &tallyv1.Counter{Name: "counters/apples", ShardCount: -5, AdaptiveShards: true},
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"adaptive_shards"}},
+				})
+			},
+			want: adaptiveProto(fullProto("apples", 5)),
+		},
+		{
+			name: "UpdateCounter of both fields at once",
+			expect: func(m *MockCountersMockRecorder) {
+				m.Update(gomock.Any(), "apples", shard.Change{Shards: ptr(8), Adaptive: ptr(false)}).Return(fullCounter("apples", 5), nil)
+			},
+			call: func(ctx context.Context, c tallyv1.CounterServiceClient) (proto.Message, error) {
+				return c.UpdateCounter(ctx, &tallyv1.UpdateCounterRequest{
+					Counter:    &tallyv1.Counter{Name: "counters/apples", ShardCount: 8},
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"adaptive_shards", "shard_count"}},
+				})
 			},
 			want: fullProto("apples", 5),
 		},

@@ -9,23 +9,25 @@ import (
 	"github.com/tally-dev/tally/shard"
 )
 
-// CreateCounter creates a counter with value 0 and the requested shard count.
+// CreateCounter creates a counter with value 0, the requested shard count and, if asked,
+// adaptive shards.
 func (s *Server) CreateCounter(ctx context.Context, req *tallyv1.CreateCounterRequest) (*tallyv1.Counter, error) {
-	id, shards, err := validateCreate(req)
+	id, set, err := validateCreate(req)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	c, err := s.counters.Create(ctx, id, shards)
+	c, err := s.counters.CreateWith(ctx, id, set)
 	return s.counterReply(ctx, id, c, err)
 }
 
-// UpdateCounter changes a counter's shard count, the one updatable field.
+// UpdateCounter changes the fields of a counter's configuration that update_mask names: its shard
+// count, whether its shards are adaptive, or both at once.
 func (s *Server) UpdateCounter(ctx context.Context, req *tallyv1.UpdateCounterRequest) (*tallyv1.Counter, error) {
-	id, shards, err := validateUpdate(req)
+	id, ch, err := validateUpdate(req)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	c, err := s.counters.Resize(ctx, id, shards)
+	c, err := s.counters.Update(ctx, id, ch)
 	return s.counterReply(ctx, id, c, err)
 }
 

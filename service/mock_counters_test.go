@@ -86,19 +86,19 @@ func (mr *MockCountersMockRecorder) BatchIncrement(ctx, deltas, key any) *gomock
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "BatchIncrement", reflect.TypeOf((*MockCounters)(nil).BatchIncrement), ctx, deltas, key)
 }
 
-// Create mocks base method.
-func (m *MockCounters) Create(ctx context.Context, id string, shards int) (*shard.Counter, error) {
+// CreateWith mocks base method.
+func (m *MockCounters) CreateWith(ctx context.Context, id string, set shard.Settings) (*shard.Counter, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Create", ctx, id, shards)
+	ret := m.ctrl.Call(m, "CreateWith", ctx, id, set)
 	ret0, _ := ret[0].(*shard.Counter)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
-// Create indicates an expected call of Create.
-func (mr *MockCountersMockRecorder) Create(ctx, id, shards any) *gomock.Call {
+// CreateWith indicates an expected call of CreateWith.
+func (mr *MockCountersMockRecorder) CreateWith(ctx, id, set any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
-	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Create", reflect.TypeOf((*MockCounters)(nil).Create), ctx, id, shards)
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateWith", reflect.TypeOf((*MockCounters)(nil).CreateWith), ctx, id, set)
 }
 
 // Delete mocks base method.
@@ -191,17 +191,17 @@ func (mr *MockCountersMockRecorder) Reset(ctx, id, key any) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Reset", reflect.TypeOf((*MockCounters)(nil).Reset), ctx, id, key)
 }
 
-// Resize mocks base method.
-func (m *MockCounters) Resize(ctx context.Context, id string, shards int) (*shard.Counter, error) {
+// Update mocks base method.
+func (m *MockCounters) Update(ctx context.Context, id string, ch shard.Change) (*shard.Counter, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Resize", ctx, id, shards)
+	ret := m.ctrl.Call(m, "Update", ctx, id, ch)
 	ret0, _ := ret[0].(*shard.Counter)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
-// Resize indicates an expected call of Resize.
-func (mr *MockCountersMockRecorder) Resize(ctx, id, shards any) *gomock.Call {
+// Update indicates an expected call of Update.
+func (mr *MockCountersMockRecorder) Update(ctx, id, ch any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
-	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Resize", reflect.TypeOf((*MockCounters)(nil).Resize), ctx, id, shards)
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Update", reflect.TypeOf((*MockCounters)(nil).Update), ctx, id, ch)
 }

@@ -39,11 +39,11 @@ func (unconfigured) BatchGetAt(context.Context, []string, time.Time) ([]*shard.C
 	return nil, errUnconfigured
 }
 
-func (unconfigured) Create(context.Context, string, int) (*shard.Counter, error) {
+func (unconfigured) CreateWith(context.Context, string, shard.Settings) (*shard.Counter, error) {
 	return nil, errUnconfigured
 }
 
-func (unconfigured) Resize(context.Context, string, int) (*shard.Counter, error) {
+func (unconfigured) Update(context.Context, string, shard.Change) (*shard.Counter, error) {
 	return nil, errUnconfigured
 }
 

@@ -52,8 +52,10 @@ var utf8Cases = []struct {
 	{path: "CreateCounterRequest.counter_id", call: create(&tallyv1.CreateCounterRequest{CounterId: notUTF8}), field: "counter_id"},
 	// CreateCounter ignores counter.name, as the API says, whatever it holds.
 	{path: "CreateCounterRequest.counter.name",
-		expect: func(m *MockCountersMockRecorder) { m.Create(gomock.Any(), "a", 0).Return(basicCounter("a", 16), nil) },
-		call:   create(&tallyv1.CreateCounterRequest{CounterId: "a", Counter: &tallyv1.Counter{Name: notUTF8}})},
+		expect: func(m *MockCountersMockRecorder) {
+			m.CreateWith(gomock.Any(), "a", shard.Settings{}).Return(basicCounter("a", 16), nil)
+		},
+		call: create(&tallyv1.CreateCounterRequest{CounterId: "a", Counter: &tallyv1.Counter{Name: notUTF8}})},
 	{path: "UpdateCounterRequest.counter.name", call: update(&tallyv1.UpdateCounterRequest{Counter: &tallyv1.Counter{Name: "counters/" + notUTF8, ShardCount: 2}}),
 		field: "counter.name"},
 	{path: "UpdateCounterRequest.update_mask.paths", call: func(ctx context.Context, c tallyv1.CounterServiceClient) error {

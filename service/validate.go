@@ -22,8 +22,11 @@ import (
 // namePrefix starts every counter's resource name: counters/{counter_id}.
 const namePrefix = "counters/"
 
-// updatableField is the only update_mask path UpdateCounter accepts.
-const updatableField = "shard_count"
+// The update_mask paths UpdateCounter accepts; an empty mask means shardCountPath.
+const (
+	shardCountPath = "shard_count"
+	adaptivePath   = "adaptive_shards"
+)
 
 // readTimeField is the field of GetCounterRequest and BatchGetCountersRequest that asks for a read
 // as of a time.
@@ -161,37 +164,51 @@ func parseReadTime(ts *timestamppb.Timestamp, now time.Time) (time.Time, error) 
 	return at, checkField(readTimeField, shard.ValidateReadTime(at, now))
 }
 
-func validateCreate(req *tallyv1.CreateCounterRequest) (id string, shards int, err error) {
+func validateCreate(req *tallyv1.CreateCounterRequest) (id string, set shard.Settings, err error) {
 	if err := checkField("counter_id", shard.ValidateCounterID(req.GetCounterId())); err != nil {
-		return "", 0, err
+		return "", shard.Settings{}, err
 	}
 	n := req.GetCounter().GetShardCount()
 	if err := checkField("counter.shard_count", shard.ValidateShards(int(n))); err != nil {
-		return "", 0, err
+		return "", shard.Settings{}, err
 	}
-	return req.GetCounterId(), int(n), nil
+	return req.GetCounterId(), shard.Settings{Shards: int(n), Adaptive: req.GetCounter().GetAdaptiveShards()}, nil
 }
 
-// validateUpdate accepts only shard_count in the mask; as shard_count is the one updatable field,
-// every valid request is a resize.
-func validateUpdate(req *tallyv1.UpdateCounterRequest) (id string, shards int, err error) {
+// validateUpdate accepts shard_count and adaptive_shards in the mask (an empty mask is
+// shard_count) and returns the change they make; a field the mask does not name is ignored, as
+// a field mask means.
+func validateUpdate(req *tallyv1.UpdateCounterRequest) (id string, ch shard.Change, err error) {
 	c := req.GetCounter()
 	if c == nil {
-		return "", 0, invalid("counter", "is required")
+		return "", shard.Change{}, invalid("counter", "is required")
 	}
 	if id, err = parseName("counter.name", c.GetName()); err != nil {
-		return "", 0, err
+		return "", shard.Change{}, err
 	}
-	for i, path := range req.GetUpdateMask().GetPaths() {
-		if path != updatableField {
-			return "", 0, invalid(fmt.Sprintf("update_mask.paths[%d]", i),
-				"%s is not updatable; the only updatable field is %s", echo(path), updatableField)
+	paths := req.GetUpdateMask().GetPaths()
+	if len(paths) == 0 {
+		paths = []string{shardCountPath}
+	}
+	for i, path := range paths {
+		switch path {
+		case shardCountPath:
+			n := int(c.GetShardCount())
+			ch.Shards = &n
+		case adaptivePath:
+			on := c.GetAdaptiveShards()
+			ch.Adaptive = &on
+		default:
+			return "", shard.Change{}, invalid(fmt.Sprintf("update_mask.paths[%d]", i),
+				"%s is not updatable; the updatable fields are %s and %s", echo(path), shardCountPath, adaptivePath)
 		}
 	}
-	if err := checkField("counter.shard_count", shard.ValidateShards(int(c.GetShardCount()))); err != nil {
-		return "", 0, err
+	if ch.Shards != nil {
+		if err := checkField("counter.shard_count", shard.ValidateShards(*ch.Shards)); err != nil {
+			return "", shard.Change{}, err
+		}
 	}
-	return id, int(c.GetShardCount()), nil
+	return id, ch, nil
 }
 
 func validateReset(req *tallyv1.ResetCounterRequest) (id string, err error) {

@@ -109,18 +109,34 @@ func (c *checkingCounters) checkReadTime(at time.Time) {
 	c.check("at", shard.ValidateReadTime(at, time.Now()))
 }
 
-func (c *checkingCounters) Create(_ context.Context, id string, shards int) (*shard.Counter, error) {
-	c.record(id, shards)
+func (c *checkingCounters) CreateWith(_ context.Context, id string, set shard.Settings) (*shard.Counter, error) {
+	c.record(id, set)
 	c.check("id", shard.ValidateCounterID(id))
-	c.check("shards", shard.ValidateShards(shards))
+	c.check("shards", shard.ValidateShards(set.Shards))
+	return c.counter(id, set.Shards), nil
+}
+
+func (c *checkingCounters) Update(_ context.Context, id string, ch shard.Change) (*shard.Counter, error) {
+	c.record(id, changeArgs(ch))
+	c.check("id", shard.ValidateCounterID(id))
+	shards := 1
+	if ch.Shards != nil {
+		c.check("shards", shard.ValidateShards(*ch.Shards))
+		shards = *ch.Shards
+	}
 	return c.counter(id, shards), nil
 }
 
-func (c *checkingCounters) Resize(_ context.Context, id string, shards int) (*shard.Counter, error) {
-	c.record(id, shards)
-	c.check("id", shard.ValidateCounterID(id))
-	c.check("shards", shard.ValidateShards(shards))
-	return c.counter(id, shards), nil
+// changeArgs spells a Change with the values its pointers point to, for comparing arguments.
+func changeArgs(ch shard.Change) string {
+	out := "shards:-"
+	if ch.Shards != nil {
+		out = fmt.Sprintf("shards:%d", *ch.Shards)
+	}
+	if ch.Adaptive != nil {
+		out += fmt.Sprintf(" adaptive:%v", *ch.Adaptive)
+	}
+	return out
 }
 
 func (c *checkingCounters) Reset(_ context.Context, id string, key string) (shard.WriteResult, error) {
@@ -276,7 +292,8 @@ func fuzzRequest(method byte, data []byte, limit int) (*fuzzedRequest, bool) {
 		setIf("counter_id", shard.ValidateCounterID(req.GetCounterId()) != nil)
 		shards := int(req.GetCounter().GetShardCount())
 		setIf("counter.shard_count", shards < 0 || shards > shard.MaxShards)
-		return &fuzzedRequest{msg: req, invalid: bad, answer: sameName(namePrefix + req.GetCounterId()), want: []any{req.GetCounterId(), shards},
+		set := shard.Settings{Shards: shards, Adaptive: req.GetCounter().GetAdaptiveShards()}
+		return &fuzzedRequest{msg: req, invalid: bad, answer: sameName(namePrefix + req.GetCounterId()), want: []any{req.GetCounterId(), set},
 			call: func(s *Server) (proto.Message, error) { return s.CreateCounter(context.Background(), req) }}, true
 	case 5:
 		req := &tallyv1.UpdateCounterRequest{}
@@ -285,14 +302,28 @@ func fuzzRequest(method byte, data []byte, limit int) (*fuzzedRequest, bool) {
 		}
 		c := req.GetCounter()
 		setIf("counter", c == nil)
+		var ch shard.Change
 		if c != nil {
 			setIf("counter.name", !nameOK(c.GetName()))
-			setIf("counter.shard_count", c.GetShardCount() < 0 || c.GetShardCount() > shard.MaxShards)
-			for i, p := range req.GetUpdateMask().GetPaths() {
-				setIf(fmt.Sprintf("update_mask.paths[%d]", i), p != "shard_count")
+			paths := req.GetUpdateMask().GetPaths()
+			if len(paths) == 0 {
+				paths = []string{"shard_count"} // an empty mask means shard_count
 			}
+			for i, p := range paths {
+				setIf(fmt.Sprintf("update_mask.paths[%d]", i), p != "shard_count" && p != "adaptive_shards")
+				switch p {
+				case "shard_count":
+					n := int(c.GetShardCount())
+					ch.Shards = &n
+				case "adaptive_shards":
+					on := c.GetAdaptiveShards()
+					ch.Adaptive = &on
+				}
+			}
+			// shard_count is checked only when the mask names it.
+			setIf("counter.shard_count", ch.Shards != nil && (*ch.Shards < 0 || *ch.Shards > shard.MaxShards))
 		}
-		return &fuzzedRequest{msg: req, invalid: bad, answer: sameName(c.GetName()), want: []any{idOf(c.GetName()), int(c.GetShardCount())},
+		return &fuzzedRequest{msg: req, invalid: bad, answer: sameName(c.GetName()), want: []any{idOf(c.GetName()), changeArgs(ch)},
 			call: func(s *Server) (proto.Message, error) { return s.UpdateCounter(context.Background(), req) }}, true
 	case 6:
 		req := &tallyv1.ResetCounterRequest{}
@@ -373,6 +404,9 @@ func FuzzValidateRequest(f *testing.F) {
 		{5, &tallyv1.UpdateCounterRequest{Counter: &tallyv1.Counter{Name: "counters/a", ShardCount: 8}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"shard_count"}}}},
 		{5, &tallyv1.UpdateCounterRequest{Counter: &tallyv1.Counter{Name: "counters/a", ShardCount: -1}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"value"}}}},
 		{5, &tallyv1.UpdateCounterRequest{}},
+		{5, &tallyv1.UpdateCounterRequest{Counter: &tallyv1.Counter{Name: "counters/a", ShardCount: -3, AdaptiveShards: true}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"adaptive_shards"}}}},
+		{5, &tallyv1.UpdateCounterRequest{Counter: &tallyv1.Counter{Name: "counters/a", ShardCount: 2}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"adaptive_shards", "shard_count"}}}},
+		{4, &tallyv1.CreateCounterRequest{CounterId: "a", Counter: &tallyv1.Counter{ShardCount: 1, AdaptiveShards: true}}},
 		{6, &tallyv1.ResetCounterRequest{Name: "counters/a", IdempotencyKey: strings.Repeat("k", 1501)}},
 		{7, &tallyv1.DeleteCounterRequest{Name: "gauges/a"}},
 		{8, &tallyv1.ListCountersRequest{Prefix: "a", PageSize: 2000, PageToken: "t", View: tallyv1.CounterView_COUNTER_VIEW_FULL}},

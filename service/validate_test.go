@@ -215,6 +215,8 @@ func badInputs() []badInput {
 		{name: "UpdateCounter/mask path value", call: update(&tallyv1.UpdateCounterRequest{Counter: apples(4), UpdateMask: mask("value")}), field: "update_mask.paths[0]"},
 		{name: "UpdateCounter/mask path name second", call: update(&tallyv1.UpdateCounterRequest{Counter: apples(4), UpdateMask: mask("shard_count", "name")}), field: "update_mask.paths[1]"},
 		{name: "UpdateCounter/mask path in JSON spelling", call: update(&tallyv1.UpdateCounterRequest{Counter: apples(4), UpdateMask: mask("shardCount")}), field: "update_mask.paths[0]"},
+		{name: "UpdateCounter/mask path adaptive_shards in JSON spelling", call: update(&tallyv1.UpdateCounterRequest{Counter: apples(4), UpdateMask: mask("adaptiveShards")}), field: "update_mask.paths[0]"},
+		{name: "UpdateCounter/shard_count -1 beside adaptive_shards", call: update(&tallyv1.UpdateCounterRequest{Counter: apples(-1), UpdateMask: mask("adaptive_shards", "shard_count")}), field: "counter.shard_count"},
 		{name: "UpdateCounter/mask path wildcard", call: update(&tallyv1.UpdateCounterRequest{Counter: apples(4), UpdateMask: mask("*")}), field: "update_mask.paths[0]"},
 		{name: "BatchIncrement/no requests", call: batchIncrement(&tallyv1.BatchIncrementRequest{IdempotencyKey: "k"}), field: "requests"},
 		{name: "BatchIncrement/501 requests", call: batchIncrement(&tallyv1.BatchIncrementRequest{Requests: incrementRequests(shard.MaxBatchDeltas + 1)}), field: "requests"},

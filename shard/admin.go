@@ -14,17 +14,22 @@ import (
 
 // Create creates a counter with value 0 and the given shard count (0 = the default).
 func (s *Counters) Create(ctx context.Context, id string, shards int) (*Counter, error) {
+	return s.CreateWith(ctx, id, Settings{Shards: shards})
+}
+
+// CreateWith creates a counter with value 0 and the given settings.
+func (s *Counters) CreateWith(ctx context.Context, id string, set Settings) (*Counter, error) {
 	if err := check("id", ValidateCounterID(id)); err != nil {
 		return nil, err
 	}
-	n, err := s.shardCount(shards)
+	n, err := s.shardCount(set.Shards)
 	if err != nil {
 		return nil, err
 	}
 	// The metadata and every shard document are created together (layout.go). Set, not Create,
 	// for the shards: a document left by an earlier version of tally for a deleted incarnation is
 	// overwritten, and the metadata's precondition makes the commit safe.
-	cfg := config{generation: newGeneration(), shardCount: n}
+	cfg := config{generation: newGeneration(), shardCount: n, adaptive: set.Adaptive}
 	wb := s.client.Batch()
 	wb.Create(s.metaRef(id), s.newConfigData(id, cfg))
 	attempt := newAttempt()
@@ -43,7 +48,7 @@ func (s *Counters) Create(ctx context.Context, id string, shards int) (*Counter,
 		switch {
 		case gerr == nil && snap.Data()[fieldGeneration] == cfg.generation:
 			t := snap.CreateTime
-			return &Counter{ID: id, ShardCount: n, CreateTime: t, UpdateTime: t, ReadTime: t}, nil
+			return &Counter{ID: id, ShardCount: n, CreateTime: t, UpdateTime: t, ReadTime: t, Adaptive: set.Adaptive}, nil
 		case gerr != nil && !isNotFound(gerr):
 			return nil, unknownOutcome(fmt.Errorf("creating counter %q: %v (and reading it back: %v)", id, err, gerr))
 		}
@@ -53,7 +58,7 @@ func (s *Counters) Create(ctx context.Context, id string, shards int) (*Counter,
 		return nil, classify(err)
 	}
 	t := results[0].UpdateTime
-	return &Counter{ID: id, ShardCount: n, CreateTime: t, UpdateTime: t, ReadTime: t}, nil
+	return &Counter{ID: id, ShardCount: n, CreateTime: t, UpdateTime: t, ReadTime: t, Adaptive: set.Adaptive}, nil
 }
 
 // shardCount is the shard count a Create or Resize asks for: n, or the default for 0.
@@ -72,24 +77,56 @@ func (s *Counters) shardCount(n int) (int, error) {
 // deletes the shards past the new count. Rewriting every shard is also what tells the other
 // servers: their next conditional write to the counter fails, and they reload it.
 func (s *Counters) Resize(ctx context.Context, id string, shards int) (*Counter, error) {
+	return s.Update(ctx, id, Change{Shards: &shards})
+}
+
+// Update changes a counter's configuration in one transaction: its shard count, as Resize does,
+// and whether the servers adapt it to the load. It returns the counter as changed, with its value.
+func (s *Counters) Update(ctx context.Context, id string, ch Change) (*Counter, error) {
 	if err := check("id", ValidateCounterID(id)); err != nil {
 		return nil, err
 	}
-	n, err := s.shardCount(shards)
-	if err != nil {
-		return nil, err
+	n := 0
+	if ch.Shards != nil {
+		var err error
+		if n, err = s.shardCount(*ch.Shards); err != nil {
+			return nil, err
+		}
 	}
 	var out *Counter
 	var metaChanged bool
 	commitTime, err := s.transact(ctx, id, func(tx *firestore.Transaction, cfg config, shards map[int]*firestore.DocumentSnapshot) error {
-		t, exact, err := s.respread(tx, id, cfg, shards, n)
-		if err != nil {
-			return err
-		}
 		out = counterOf(id, cfg)
-		out.ShardCount, out.Value = n, t
+		changed := cfg
+		var meta []firestore.Update // written with the respread's, one write of the metadata
+		if ch.Adaptive != nil && *ch.Adaptive != cfg.adaptive {
+			changed.adaptive = *ch.Adaptive
+			meta = append(meta, adaptiveUpdate(changed.adaptive))
+		}
+		if ch.Shards != nil {
+			t, exact, err := s.respread(tx, id, cfg, shards, n, meta...)
+			if err != nil {
+				return err
+			}
+			changed.shardCount, changed.exact, out.Value = n, exact, t
+		} else {
+			if len(meta) > 0 {
+				if err := tx.Update(s.metaRef(id), meta); err != nil {
+					return err
+				}
+			}
+			t, err := shardTotal(shards, cfg.generation)
+			if err != nil {
+				return err
+			}
+			if !t.IsInt64() {
+				return fmt.Errorf("the total of counter %q does not fit in int64: %w", id, ErrOutOfRange)
+			}
+			out.Value = t.Int64()
+		}
+		out.ShardCount, out.Adaptive = changed.shardCount, changed.adaptive
 		// Metadata written unchanged keeps its update time: the configuration did not change.
-		metaChanged = n != cfg.shardCount || exact != cfg.exact
+		metaChanged = changed.shardCount != cfg.shardCount || changed.exact != cfg.exact || changed.adaptive != cfg.adaptive
 		return nil
 	})
 	if err != nil {
@@ -104,9 +141,9 @@ func (s *Counters) Resize(ctx context.Context, id string, shards int) (*Counter,
 
 // respread spreads the exact total of a counter's shards (all of them, as lockShards read them)
 // evenly over n shards inside tx, deletes the shards past n and records n in the metadata, with
-// exact mode set if the total is too close to the int64 bounds. It returns the total and whether
-// the counter is now in exact mode.
-func (s *Counters) respread(tx *firestore.Transaction, id string, cfg config, shards map[int]*firestore.DocumentSnapshot, n int) (total int64, exact bool, err error) {
+// exact mode set if the total is too close to the int64 bounds, and the extra updates of the
+// metadata. It returns the total and whether the counter is now in exact mode.
+func (s *Counters) respread(tx *firestore.Transaction, id string, cfg config, shards map[int]*firestore.DocumentSnapshot, n int, extra ...firestore.Update) (total int64, exact bool, err error) {
 	t, err := shardTotal(shards, cfg.generation)
 	if err != nil {
 		return 0, false, err
@@ -118,7 +155,8 @@ func (s *Counters) respread(tx *firestore.Transaction, id string, cfg config, sh
 	if err := s.rewriteShards(tx, id, cfg.generation, shares, shards, newAttempt()); err != nil {
 		return 0, false, err
 	}
-	if err := tx.Update(s.metaRef(id), []firestore.Update{{Path: fieldShardCount, Value: n}, exactUpdate(!ok)}); err != nil {
+	update := append([]firestore.Update{{Path: fieldShardCount, Value: n}, exactUpdate(!ok)}, extra...)
+	if err := tx.Update(s.metaRef(id), update); err != nil {
 		return 0, false, err
 	}
 	return t.Int64(), !ok, nil

@@ -39,6 +39,10 @@ type entry struct {
 
 	elem *list.Element // position in Counters.lru; guarded by Counters.mu
 	pins int           // operations outside the lanes using the entry; guarded by Counters.mu
+
+	// adapt is what this server observes of an adaptive counter (adaptive.go); nil for the
+	// others, which then pay one atomic load where an adaptive one counts.
+	adapt atomic.Pointer[adaptState]
 }
 
 // call is one Increment waiting for its commit.
@@ -103,6 +107,9 @@ func (s *Counters) enqueue(id string, c *call) error {
 	if e.lanes == 0 || (e.lanes < int(e.maxLanes.Load()) && len(e.queue) >= s.opts.MaxBatch) {
 		e.lanes++
 		s.raisePeakLanes(e.lanes)
+		if a := e.adapt.Load(); a != nil {
+			a.raisePeak(e.lanes)
+		}
 		s.lanes.Add(1)
 		go s.runLane(e)
 	}
@@ -137,6 +144,7 @@ func (s *Counters) entryLocked(id string) *entry {
 		}
 		s.lru.Remove(victim.elem)
 		delete(s.entries, victim.id)
+		s.untrack(victim)
 	}
 	return e
 }
@@ -159,6 +167,9 @@ func (s *Counters) runLane(e *entry) {
 		batch := e.take(s.opts.MaxBatch, &s.queued)
 		if batch == nil {
 			return
+		}
+		if a := e.adapt.Load(); a != nil && len(batch) == s.opts.MaxBatch {
+			e.noteQueueing(a, s.opts.MaxBatch, s.opts.MaxInFlight)
 		}
 		s.commitLane(e, batch)
 	}
@@ -185,6 +196,16 @@ func (e *entry) take(max int, queued *atomic.Int64) []*call {
 		e.lanes--
 	}
 	return batch
+}
+
+// noteQueueing counts a sign of contention if, after a full batch was taken, another full batch
+// waits while every lane the shard count allows runs, and more shards would allow more lanes.
+func (e *entry) noteQueueing(a *adaptState, maxBatch, maxInFlight int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if limit := int(e.maxLanes.Load()); len(e.queue) >= maxBatch && e.lanes >= limit && limit < maxInFlight {
+		a.queueing.Add(1)
+	}
 }
 
 // commitLane commits one batch of a counter's increments and answers every call in it.

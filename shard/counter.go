@@ -14,6 +14,20 @@ type Counter struct {
 	CreateTime time.Time // when the counter was created
 	UpdateTime time.Time // last change of configuration: creation, resize or reset
 	ReadTime   time.Time // the consistent time Value was read at; zero when Value was not read
+	// Adaptive says the servers adapt ShardCount to the counter's load (adaptive.go).
+	Adaptive bool
+}
+
+// Settings are what CreateWith creates a counter with.
+type Settings struct {
+	Shards   int  // the shard count; 0 for the default
+	Adaptive bool // let the servers adapt the shard count to the load
+}
+
+// Change is what Update changes in a counter's configuration; nil fields stay as they are.
+type Change struct {
+	Shards   *int  // resize to this many shards; 0 for the default
+	Adaptive *bool // turn adaptive shard counts on or off
 }
 
 // WriteResult is the outcome of an increment or reset.

@@ -1,5 +1,7 @@
 package shard
 
+import "context"
+
 // Queued reports how many increments of counter id wait in its queue for a commit, so that tests
 // can put calls into one batch in a known order without sleeping.
 func (s *Counters) Queued(id string) int {
@@ -13,3 +15,7 @@ func (s *Counters) Queued(id string) int {
 	defer e.mu.Unlock()
 	return len(e.queue)
 }
+
+// AdaptNow ends the window of every adaptive counter in the cache at once and carries out its
+// decisions, as the evaluation does once every AdaptiveWindow, so that tests need not wait.
+func (s *Counters) AdaptNow(ctx context.Context) { s.adaptNow(ctx) }

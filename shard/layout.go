@@ -13,7 +13,7 @@ import (
 
 // The Firestore layout of a counter:
 //
-//	counters/{id}                            metadata: id, shard_count, generation (+ reset_time, exact)
+//	counters/{id}                            metadata: id, shard_count, generation (+ reset_time, exact, adaptive)
 //	counters/{id}/shards/{n}                 count: this shard's part of the value; generation; attempt
 //	counters/{id}/idempotency/{sha256(key)}  a keyed Increment or Reset (see records.go)
 //	idempotency/{sha256(key, counter ids)}   a keyed BatchIncrement (see batchRecordID)
@@ -42,7 +42,10 @@ const (
 	fieldGeneration = "generation"
 	fieldResetTime  = "reset_time"
 	fieldExact      = "exact"
-	fieldCount      = "count"
+	// fieldAdaptive marks a counter whose shard count the servers adapt to its load (adaptive.go);
+	// absent when off.
+	fieldAdaptive = "adaptive"
+	fieldCount    = "count"
 	// fieldAttempt names, on a shard document, the commit attempt that last wrote it. With the
 	// same field on idempotency records it lets the store tell whether a commit whose answer was
 	// lost has been applied.

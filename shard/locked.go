@@ -374,6 +374,7 @@ func (c *commitment) cacheLocked(run *lockedRun, commitTime time.Time) {
 				}
 			}
 			lc.e.st = newState(now, lc.cfg, shards)
+			c.s.track(lc.e, lc.cfg.adaptive)
 		} else {
 			lc.e.st.invalidate()
 		}

@@ -121,7 +121,7 @@ func (s *Counters) withValue(ctx context.Context, tx *firestore.Transaction, sna
 }
 
 func counterOf(id string, cfg config) *Counter {
-	return &Counter{ID: id, ShardCount: cfg.shardCount, CreateTime: cfg.createTime, UpdateTime: cfg.updateTime}
+	return &Counter{ID: id, ShardCount: cfg.shardCount, CreateTime: cfg.createTime, UpdateTime: cfg.updateTime, Adaptive: cfg.adaptive}
 }
 
 // List returns a page of counters in id order and the token of the next page ("" at the end).

@@ -200,10 +200,18 @@ func (s *Counters) commitRequests(ctx context.Context, entries []*entry, reqs []
 	ctx, cancel := context.WithTimeout(ctx, s.opts.CommitTimeout)
 	defer cancel()
 	c := &commitment{s: s, entries: entries, recording: span != nil && span.IsRecording()}
+	for _, e := range entries {
+		if a := e.adapt.Load(); a != nil {
+			a.commits.Add(1)
+		}
+	}
 	groups := groupByRecord(reqs)
 	locked := false
 	for try := 0; len(groups) > 0; try++ {
 		if try == maxAttempts {
+			for _, e := range entries {
+				e.contended()
+			}
 			for _, g := range groups {
 				g.failed(fmt.Errorf("%d attempts conflicted: %w", maxAttempts, ErrContention))
 			}
@@ -332,7 +340,7 @@ func (c *commitment) commitFast(ctx context.Context, groups []*group) (rest []*g
 		return deferred, lockedFor(deferred)
 	}
 
-	in, ierr := c.inspect(ctx, ordered, recordRefs, m)
+	in, ierr := c.inspect(ctx, ordered, recordRefs, m, took)
 	release()
 	switch {
 	case ierr == nil && in.applied:
@@ -459,8 +467,9 @@ type inspection struct {
 
 // inspect reads back, in one call, the counters' metadata, the shards the commit wrote and the
 // records, to find out whether any attempt was applied, which keys were used before, and whether
-// another writer raced for a shard; and refreshes each counter's cached state.
-func (c *commitment) inspect(ctx context.Context, plans []*shardPlan, recordRefs []*firestore.DocumentRef, m marks) (inspection, error) {
+// another writer raced for a shard; and refreshes each counter's cached state. took is how long
+// the failed commit was in flight.
+func (c *commitment) inspect(ctx context.Context, plans []*shardPlan, recordRefs []*firestore.DocumentRef, m marks, took time.Duration) (inspection, error) {
 	var refs []*firestore.DocumentRef
 	for _, p := range plans {
 		refs = append(refs, c.s.metaRef(p.e.id))
@@ -478,7 +487,12 @@ func (c *commitment) inspect(ctx context.Context, plans []*shardPlan, recordRefs
 		meta, shards := snaps[i], snaps[i+1:i+1+len(p.writtenShards())]
 		i += 1 + len(shards)
 		p.e.stateMu.Lock()
-		in.raced = p.e.st.refresh(p, meta, shards) || in.raced
+		if p.e.st.refresh(p, meta, shards) {
+			in.raced = true
+			if concurrent(p, shards, took) {
+				p.e.contended()
+			}
+		}
 		p.e.stateMu.Unlock()
 	}
 	for _, d := range snaps[i:] {
@@ -524,6 +538,24 @@ func (st *counterState) refresh(p *shardPlan, meta *firestore.DocumentSnapshot, 
 		st.fast = st.fast && withinBounds(v[0].value, cfg.shardCount)
 	}
 	return raced
+}
+
+// concurrent reports whether another writer wrote one of the shards plan p wrote while its
+// commit was in flight (took), rather than before it was planned: only the former is contention
+// that more shards would make rarer. A cache that missed writes made earlier is out of date
+// however many shards there are, since placement is random. Both times are Firestore's: the
+// shard's update time, and the read back's time less the flight.
+func concurrent(p *shardPlan, shards []*firestore.DocumentSnapshot, took time.Duration) bool {
+	for _, d := range shards {
+		n, err := shardIndex(d.Ref.ID)
+		if err != nil || !d.Exists() || d.UpdateTime.Equal(p.base[n].updateTime) {
+			continue
+		}
+		if d.UpdateTime.After(d.ReadTime.Add(-took)) {
+			return true
+		}
+	}
+	return false
 }
 
 // outcomeKnown reports whether a commit that failed with err certainly applied nothing, unless a

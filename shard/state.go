@@ -17,7 +17,9 @@ type config struct {
 	shardCount int
 	// exact: the total is too close to the int64 bounds for the per-shard bounds (bounds.go),
 	// so every write reads all shards in a transaction.
-	exact      bool
+	exact bool
+	// adaptive: the servers grow and shrink the shard count with the load (adaptive.go).
+	adaptive   bool
 	createTime time.Time
 	updateTime time.Time
 }
@@ -81,6 +83,7 @@ func (s *Counters) ensureLoaded(ctx context.Context, e *entry) error {
 		}
 		if complete {
 			e.st = st
+			s.track(e, st.exists && st.adaptive)
 			return nil
 		}
 		// Written by an earlier version of tally, which created shards lazily.
@@ -212,6 +215,7 @@ func configOf(snap *firestore.DocumentSnapshot) (config, error) {
 	}
 	c.shardCount, c.generation = int(n), gen
 	c.exact, _ = data[fieldExact].(bool)
+	c.adaptive, _ = data[fieldAdaptive].(bool)
 	return c, nil
 }
 
@@ -220,7 +224,19 @@ func (s *Counters) newConfigData(id string, cfg config) map[string]any {
 	if cfg.exact {
 		d[fieldExact] = true
 	}
+	if cfg.adaptive {
+		d[fieldAdaptive] = true
+	}
 	return d
+}
+
+// adaptiveUpdate turns adaptive shard counts on or off in the metadata; the field is absent when
+// off, as on a counter created without it.
+func adaptiveUpdate(on bool) firestore.Update {
+	if on {
+		return firestore.Update{Path: fieldAdaptive, Value: true}
+	}
+	return firestore.Update{Path: fieldAdaptive, Value: firestore.Delete}
 }
 
 // exactUpdate sets or clears exact mode in the metadata. The field is absent outside exact mode,

@@ -38,6 +38,8 @@ const (
 	DefaultMinWatchInterval  = 50 * time.Millisecond
 )
 
+// The defaults of the adaptive options are in adaptive.go.
+
 // Options configure a Counters. Zero fields take the defaults above.
 type Options struct {
 	// DefaultShards is the shard count of counters created implicitly or with 0 shards, 1 to
@@ -68,6 +70,17 @@ type Options struct {
 	// MinWatchInterval is the least interval a watch may ask for; shorter ones are raised to it.
 	// Default 50ms.
 	MinWatchInterval time.Duration
+	// The bounds and pace of adaptive shard counts (adaptive.go), which apply to the counters
+	// with adaptive shards on. AdaptiveMinShards and AdaptiveMaxShards bound the counts the
+	// servers choose (1 and 64 by default; counts users set are theirs); AdaptiveStep is the
+	// factor one decision multiplies or divides the count by (default 2); AdaptiveWindow is how
+	// often each counter is judged (default 10s); AdaptiveCooldown is how long a counter must go
+	// without contention before it shrinks (default 5m).
+	AdaptiveMinShards int
+	AdaptiveMaxShards int
+	AdaptiveStep      int
+	AdaptiveWindow    time.Duration
+	AdaptiveCooldown  time.Duration
 	// Logger receives what an operator may want to know of the commit sequence: a warning for
 	// every commit whose outcome is unknown, a debug line for every fall back to the locked path.
 	// Nil discards it.
@@ -116,6 +129,24 @@ func (o *Options) setDefaults() error {
 		o.WatchInterval = DefaultWatchInterval
 	}
 	o.WatchInterval = max(o.WatchInterval, o.MinWatchInterval)
+	if o.AdaptiveMinShards == 0 {
+		o.AdaptiveMinShards = DefaultAdaptiveMinShards
+	}
+	if o.AdaptiveMaxShards == 0 {
+		o.AdaptiveMaxShards = max(DefaultAdaptiveMaxShards, o.AdaptiveMinShards)
+	}
+	if o.AdaptiveStep == 0 {
+		o.AdaptiveStep = DefaultAdaptiveStep
+	}
+	if o.AdaptiveWindow == 0 {
+		o.AdaptiveWindow = DefaultAdaptiveWindow
+	}
+	if o.AdaptiveCooldown == 0 {
+		o.AdaptiveCooldown = DefaultAdaptiveCooldown
+	}
+	if err := o.validateAdaptive(); err != nil {
+		return err
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -138,6 +169,14 @@ type Counters struct {
 	closed  bool
 	lanes   sync.WaitGroup // running lanes and other operations Close waits for
 	watches watchHubs      // the shared listeners of watched counters (watch_hub.go)
+
+	// Adaptive shard counts (adaptive.go). Lock order: an entry's stateMu, then adaptMu.
+	adaptMu     sync.Mutex          // guards adaptive, adaptStop, adaptDone, adaptClosed
+	adaptive    map[*entry]struct{} // the cached counters with adaptive shards on
+	adaptStop   chan struct{}       // closed to stop the evaluation; nil while none runs
+	adaptDone   chan struct{}       // closed when it has stopped
+	adaptClosed bool                // Close stopped it for good
+	evalMu      sync.Mutex          // one evaluation at a time
 
 	ins       *instruments
 	queued    atomic.Int64 // increments in every counter's queue, for tally.queue.depth
@@ -165,7 +204,7 @@ func New(client *firestore.Client, opts Options) (*Counters, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Counters{client: client, opts: opts, entries: map[string]*entry{}, lru: list.New()}
+	s := &Counters{client: client, opts: opts, entries: map[string]*entry{}, lru: list.New(), adaptive: map[*entry]struct{}{}}
 	ins, err := newInstruments(&s.opts, s.queued.Load)
 	if err != nil {
 		return nil, err
@@ -182,6 +221,7 @@ func (s *Counters) Close(ctx context.Context) error {
 	s.closed = true
 	s.mu.Unlock()
 	s.watches.close()
+	s.stopAdapting()
 	// The meter provider outlives the store: once the queues are drained (or Close gives up),
 	// stop it observing them.
 	defer s.closeOnce.Do(s.ins.close)

@@ -98,6 +98,7 @@ type instruments struct {
 	reads          metric.Int64Counter
 	readDuration   metric.Float64Histogram
 	shed           metric.Int64Counter
+	resizes        metric.Int64Counter
 	queueDepth     metric.Int64ObservableGauge
 	registration   metric.Registration
 
@@ -136,6 +137,8 @@ func newInstruments(opts *Options, queued func() int64) (*instruments, error) {
 		"Commit attempts by outcome: applied, conflict, transaction_fallback, unknown or failed.")
 	ins.reads = counter("tally.reads", "{read}", "Read calls by operation: get, batch_get or list.")
 	ins.shed = counter(callsShedMetric, "{call}", callsShedDescription)
+	ins.resizes = counter("tally.shard.resizes", "{resize}",
+		"Shard counts of adaptive counters changed by this server, by direction (grow or shrink) and reason (conflicts, queueing or cooled).")
 	var err error
 	ins.batchSize, err = m.Int64Histogram("tally.batch.size", metric.WithUnit("{increment}"),
 		metric.WithDescription("Increments coalesced into one commit of a counter."),
@@ -219,6 +222,11 @@ func (ins *instruments) committed(ctx context.Context, o outcome, took time.Dura
 
 // shedQueue counts an increment refused because its counter's queue is full.
 func (ins *instruments) shedQueue(ctx context.Context) { ins.shed.Add(ctx, 1, ins.shedQueueFull...) }
+
+// resized counts a decision of adaptive shard counts carried out.
+func (ins *instruments) resized(ctx context.Context, direction, reason string) {
+	ins.resizes.Add(ctx, 1, metric.WithAttributes(attribute.String("direction", direction), attribute.String("reason", reason)))
+}
 
 // read records a read call that began at start.
 func (ins *instruments) read(ctx context.Context, op readOp, start time.Time) {

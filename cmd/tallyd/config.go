@@ -62,6 +62,13 @@ type Config struct {
 	KeepaliveMinTime   time.Duration `log:"keepalive_min_time"`   // clients pinging more often are cut off
 	HealthInterval     time.Duration `log:"health_interval"`      // Firestore reachability probes
 
+	// Adaptive shard counts.
+	AdaptiveMinShards int           `log:"adaptive_min_shards"`
+	AdaptiveMaxShards int           `log:"adaptive_max_shards"`
+	AdaptiveStep      int           `log:"adaptive_step"`
+	AdaptiveWindow    time.Duration `log:"adaptive_window"`
+	AdaptiveCooldown  time.Duration `log:"adaptive_cooldown"`
+
 	// WatchCounter.
 	WatchInterval    time.Duration `log:"watch_interval"`     // least time between updates, by default
 	MinWatchInterval time.Duration `log:"min_watch_interval"` // least time between updates a client may ask for
@@ -86,6 +93,14 @@ const (
 	// Below ten milliseconds the prober would be a load of its own on Firestore.
 	minHealthInterval = 10 * time.Millisecond
 	maxHealthInterval = time.Hour
+	// A shard count grows at least twofold per decision; more than tenfold skips the counts between.
+	maxAdaptiveStep = 10
+	// A window below 100ms judges a handful of commits; one beyond an hour, or a cooldown beyond a
+	// day, would never adapt.
+	minAdaptiveWindow   = 100 * time.Millisecond
+	maxAdaptiveWindow   = time.Hour
+	minAdaptiveCooldown = time.Second
+	maxAdaptiveCooldown = 24 * time.Hour
 	// Each watch holds a goroutine, a stream and a slot for its latest update, a few KiB.
 	defaultMaxWatches = 10_000
 	maxMaxWatches     = 1 << 20
@@ -169,6 +184,9 @@ func (c *Config) Validate() error {
 		{"max-batch-names", int64(c.MaxBatchNames), 1, shard.MaxBatchDeltas},
 		{"max-concurrent-calls", int64(c.MaxConcurrentCalls), 1, maxMaxConcurrentCalls},
 		{"max-watches", int64(c.MaxWatches), 1, maxMaxWatches},
+		{"adaptive-min-shards", int64(c.AdaptiveMinShards), 1, shard.MaxShards},
+		{"adaptive-max-shards", int64(c.AdaptiveMaxShards), int64(max(c.AdaptiveMinShards, 1)), shard.MaxShards},
+		{"adaptive-step", int64(c.AdaptiveStep), 2, maxAdaptiveStep},
 	}
 	for _, r := range ranges {
 		if r.v < r.lo || r.v > r.hi {
@@ -184,6 +202,8 @@ func (c *Config) Validate() error {
 		{"health-interval", c.HealthInterval, minHealthInterval, maxHealthInterval},
 		{"watch-interval", c.WatchInterval, minWatchInterval, maxWatchInterval},
 		{"min-watch-interval", c.MinWatchInterval, minWatchInterval, maxWatchInterval},
+		{"adaptive-window", c.AdaptiveWindow, minAdaptiveWindow, maxAdaptiveWindow},
+		{"adaptive-cooldown", c.AdaptiveCooldown, minAdaptiveCooldown, maxAdaptiveCooldown},
 	}
 	for _, d := range durations {
 		if d.v < d.lo || d.v > d.hi {

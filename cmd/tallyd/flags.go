@@ -86,6 +86,12 @@ func newFlagSet(c *Config, env lookupEnv) *flag.FlagSet {
 	fs.DurationVar(&c.KeepaliveMinTime, "keepalive-min-time", defaultKeepaliveMinTime, "clients sending keepalive pings more often than this are disconnected")
 	fs.DurationVar(&c.HealthInterval, "health-interval", defaultHealthInterval, "how often Firestore reachability is probed for the gRPC health status and /readyz")
 
+	fs.IntVar(&c.AdaptiveMinShards, "adaptive-min-shards", shard.DefaultAdaptiveMinShards, fmt.Sprintf("fewest shards the server shrinks a counter with adaptive shards to, 1..%d", shard.MaxShards))
+	fs.IntVar(&c.AdaptiveMaxShards, "adaptive-max-shards", shard.DefaultAdaptiveMaxShards, fmt.Sprintf("most shards the server grows a counter with adaptive shards to, --adaptive-min-shards..%d", shard.MaxShards))
+	fs.IntVar(&c.AdaptiveStep, "adaptive-step", shard.DefaultAdaptiveStep, fmt.Sprintf("factor one adaptive decision multiplies or divides a shard count by, 2..%d", maxAdaptiveStep))
+	fs.DurationVar(&c.AdaptiveWindow, "adaptive-window", shard.DefaultAdaptiveWindow, "how often each counter with adaptive shards is judged: the contention seen in one window decides whether it grows")
+	fs.DurationVar(&c.AdaptiveCooldown, "adaptive-cooldown", shard.DefaultAdaptiveCooldown, "how long a counter with adaptive shards must go without contention, since its shard count last changed, before it shrinks")
+
 	fs.DurationVar(&c.WatchInterval, "watch-interval", shard.DefaultWatchInterval, "least time between two updates of a WatchCounter stream that asks for no min_interval; changes within it are sent as one update with the latest value")
 	fs.DurationVar(&c.MinWatchInterval, "min-watch-interval", shard.DefaultMinWatchInterval, "least min_interval a WatchCounter stream may ask for; shorter ones are raised to it")
 	fs.IntVar(&c.MaxWatches, "max-watches", defaultMaxWatches, fmt.Sprintf("most WatchCounter streams open at once; more are refused with RESOURCE_EXHAUSTED. Watches hold no slot of --max-concurrent-calls and get no --default-deadline; 1..%d", maxMaxWatches))

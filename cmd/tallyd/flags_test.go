@@ -45,6 +45,11 @@ var sampleValues = map[string]string{
 	"watch-interval":       "1s",
 	"min-watch-interval":   "10ms",
 	"max-watches":          "100",
+	"adaptive-min-shards":  "2",
+	"adaptive-max-shards":  "32",
+	"adaptive-step":        "4",
+	"adaptive-window":      "30s",
+	"adaptive-cooldown":    "1h",
 }
 
 // flagConfig is the configuration of a flag set after args and the environment, unvalidated.
