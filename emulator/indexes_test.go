@@ -201,3 +201,37 @@ func TestStartRefusesAnInvalidDeclaration(t *testing.T) {
 		t.Fatalf("Start: %v, want the declaration refused", err)
 	}
 }
+
+// TestIndexCheckOfListenTargets: a snapshot listener on a query without its index fails as
+// production's does, and listens once the index is declared.
+func TestIndexCheckOfListenTargets(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		json     string
+		wantCode codes.Code
+	}{
+		{"no index", "", codes.FailedPrecondition},
+		{"the index declared", xqFile, codes.OK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := indexedClient(t, false, true, tt.json)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if _, err := c.Collection("items").Doc("a").Set(ctx, map[string]any{"x": 1, "q": "b"}); err != nil {
+				t.Fatal(err)
+			}
+			it := c.Collection("items").Where("x", "==", 1).OrderBy("q", firestore.Asc).Snapshots(ctx)
+			defer it.Stop()
+			snap, err := it.Next()
+			wantCode(t, err, tt.wantCode)
+			if tt.wantCode == codes.OK && snap.Size != 1 {
+				t.Fatalf("first snapshot has %d documents, want 1", snap.Size)
+			}
+			if tt.wantCode != codes.OK && !strings.Contains(err.Error(), xqIndex) {
+				t.Fatalf("error %q does not name the index", err)
+			}
+		})
+	}
+}
