@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tally-dev/tally/emulator/index"
 	"github.com/tally-dev/tally/emulator/ttl"
 )
 
@@ -169,6 +170,29 @@ func TestIndexFlags(t *testing.T) {
 			}
 			if !slices.Equal(policies, tt.wantPolicies) {
 				t.Fatalf("TTLPolicies = %+v, want %+v", policies, tt.wantPolicies)
+			}
+		})
+	}
+}
+
+func TestPrintIndexChecks(t *testing.T) {
+	two := &index.File{Indexes: []index.Index{{}, {}}, FieldOverrides: []index.FieldOverride{{}}}
+	tests := []struct {
+		name    string
+		cfg     Config
+		indexes *index.File
+		want    string
+	}{
+		{"off", Config{NoIndexCheck: true, Indexes: "f.json"}, two, "Index checks off (--no-index-check)"},
+		{"automatic only", Config{}, nil, "Index checks on, with the automatic single-field indexes only"},
+		{"declared", Config{Indexes: "f.json"}, two, "Index checks on: 2 composite indexes and 1 field overrides from f.json."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			printIndexChecks(&b, &tt.cfg, tt.indexes)
+			if !strings.Contains(b.String(), tt.want) {
+				t.Fatalf("output %q lacks %q", b.String(), tt.want)
 			}
 		})
 	}
