@@ -1,6 +1,7 @@
 package client
 
 import (
+	"math"
 	"strings"
 	"time"
 
@@ -60,6 +61,12 @@ func fullName(name string) string {
 		return name
 	}
 	return namePrefix + name
+}
+
+// int32Of is v in an int32 field: values beyond int32 become its bounds, which the server
+// refuses like the value itself, rather than wrapping to a valid one.
+func int32Of(v int) int32 {
+	return int32(min(max(v, math.MinInt32), math.MaxInt32))
 }
 
 func counterFromProto(c *tallyv1.Counter) *Counter {

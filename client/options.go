@@ -121,6 +121,8 @@ type WatchOption func(*watchSettings)
 
 type watchSettings struct {
 	minInterval time.Duration
+	retry       *RetryPolicy
+	onReconnect func(error)
 }
 
 // MinInterval asks for at most one update per d; changes within it arrive as one update with
@@ -128,6 +130,21 @@ type watchSettings struct {
 // minimum.
 func MinInterval(d time.Duration) WatchOption {
 	return func(w *watchSettings) { w.minInterval = d }
+}
+
+// WatchRetry bounds the watch's reconnects by p instead of the client's RetryPolicy;
+// MaxAttempts -1 reconnects until the context ends.
+func WatchRetry(p RetryPolicy) WatchOption {
+	return func(w *watchSettings) {
+		p = p.withDefaults()
+		w.retry = &p
+	}
+}
+
+// OnReconnect calls f with the error that broke the stream each time the watch is about to
+// reconnect, so that a program can tell its user; f runs on the watching goroutine.
+func OnReconnect(f func(err error)) WatchOption {
+	return func(w *watchSettings) { w.onReconnect = f }
 }
 
 // ListOptions select the counters List and ListPage return.

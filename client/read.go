@@ -72,7 +72,7 @@ var errRepeatedPageToken = errors.New("tally: the server returned the same page 
 // starting at pageToken (empty for the first page).
 func (c *Client) ListPage(ctx context.Context, opts ListOptions, pageToken string) (*Page, error) {
 	req := &tallyv1.ListCountersRequest{
-		PageSize:  int32(min(max(opts.PageSize, 0), 1<<30)),
+		PageSize:  int32Of(opts.PageSize),
 		PageToken: pageToken,
 		Prefix:    opts.Prefix,
 		View:      tallyv1.CounterView_COUNTER_VIEW_BASIC,
@@ -91,9 +91,6 @@ func (c *Client) ListPage(ctx context.Context, opts ListOptions, pageToken strin
 	page := &Page{NextPageToken: resp.GetNextPageToken(), Counters: make([]*Counter, len(resp.GetCounters()))}
 	for i, pc := range resp.GetCounters() {
 		page.Counters[i] = counterFromProto(pc)
-	}
-	if page.NextPageToken != "" && page.NextPageToken == pageToken {
-		return page, errRepeatedPageToken
 	}
 	return page, nil
 }
@@ -122,6 +119,10 @@ func (c *Client) List(ctx context.Context, opts ListOptions) iter.Seq2[*Counter,
 				}
 			}
 			if page.NextPageToken == "" {
+				return
+			}
+			if page.NextPageToken == token {
+				yield(nil, errRepeatedPageToken)
 				return
 			}
 			token = page.NextPageToken

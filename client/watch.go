@@ -30,14 +30,18 @@ type Update struct {
 // When the stream breaks (UNAVAILABLE, a lost connection, the server restarting) Watch
 // reconnects with the client's backoff, and the server starts the new stream with the current
 // value, so a reconnect shows only as an update that may skip intermediate values. The
-// RetryPolicy's MaxAttempts bounds consecutive failed reconnects; an update received resets the
-// count. Watch ends when the loop stops, or with one final error: ctx's when it ends, ErrNotFound
+// RetryPolicy's MaxAttempts (or WatchRetry's) bounds consecutive failed connections; an update
+// received resets the count. Watch ends when the loop stops, or with one final error: ctx's when it ends, ErrNotFound
 // when the counter does not exist when the watch starts (or, after a reconnect, when it was
 // deleted meanwhile: a Deleted update precedes the error then), or any other failure.
 func (c *Client) Watch(ctx context.Context, name string, opts ...WatchOption) iter.Seq2[Update, error] {
 	var w watchSettings
 	for _, o := range opts {
 		o(&w)
+	}
+	retry := c.retry
+	if w.retry != nil {
+		retry = *w.retry
 	}
 	req := &tallyv1.WatchCounterRequest{Name: fullName(name)}
 	if w.minInterval != 0 {
@@ -63,7 +67,7 @@ func (c *Client) Watch(ctx context.Context, name string, opts ...WatchOption) it
 			}
 			failures++
 			reconnectable := status.Code(err) == codes.Unavailable || status.Code(err) == codes.ResourceExhausted
-			if !reconnectable || !c.retry.allowsAfter(failures) {
+			if !reconnectable || !retry.allowsAfter(failures) {
 				if status.Code(err) == codes.NotFound && last != nil && !last.Deleted {
 					gone := Update{Counter: Counter{Name: last.Counter.Name, ID: last.Counter.ID}, Deleted: true}
 					if !yield(gone, nil) {
@@ -73,7 +77,10 @@ func (c *Client) Watch(ctx context.Context, name string, opts ...WatchOption) it
 				yield(Update{}, convert(err))
 				return
 			}
-			if !wait(ctx, c.retry.backoff(failures, c.jitter())) {
+			if w.onReconnect != nil {
+				w.onReconnect(convert(err))
+			}
+			if !wait(ctx, retry.backoff(failures, c.jitter())) {
 				yield(Update{}, contextError(ctx, err))
 				return
 			}

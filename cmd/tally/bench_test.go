@@ -78,7 +78,7 @@ func decodeBench(t *testing.T, stdout string) *benchResult {
 // compares it with what the check reported.
 func checkAgainstServer(t *testing.T, addr string, r *benchResult) {
 	t.Helper()
-	c := client(t, addr)
+	c := apiClient(t, addr)
 	if len(r.Check.Counters) != r.Counters {
 		t.Fatalf("the check has %d counters, the run %d", len(r.Check.Counters), r.Counters)
 	}
@@ -236,7 +236,7 @@ func TestBench(t *testing.T) {
 	})
 
 	t.Run("an increment behind the bench's back is a mismatch", func(t *testing.T) {
-		c := client(t, addr)
+		c := apiClient(t, addr)
 		got := benchUntilProgress(t, addr, "meddled", func() {
 			if _, err := c.Increment(context.Background(), &tallyv1.IncrementRequest{Name: "counters/meddled-0", Delta: 1000}); err != nil {
 				t.Errorf("incrementing behind the bench's back: %v", err)
@@ -357,7 +357,7 @@ func startLossyProxy(t *testing.T, upstream string, every int64) (string, *lossy
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &lossyProxy{upstream: client(t, upstream), every: every}
+	p := &lossyProxy{upstream: apiClient(t, upstream), every: every}
 	srv := grpc.NewServer()
 	tallyv1.RegisterCounterServiceServer(srv, p)
 	go srv.Serve(lis)

@@ -33,6 +33,7 @@ func commands() []*command {
 	return []*command{
 		incCommand(),
 		getCommand(),
+		watchCommand(),
 		createCommand(),
 		resizeCommand(),
 		resetCommand(),

@@ -194,8 +194,8 @@ func TestGet(t *testing.T) {
 		"COUNTER  VALUE  SHARDS  CREATED                      UPDATED\n" +
 		"a        -7     1       2025-03-14T15:09:26.535897Z  2025-03-15T08:00:00.000000Z\n" +
 		"b        0      16      2025-03-14T15:09:26.535897Z  2025-03-15T08:00:00.000000Z\n"
-	const jsonA = `{"name":"counters/a","value":"-7","shardCount":1,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z","readTime":"2025-03-16T12:30:00.000001Z"}` + "\n"
-	const jsonB = `{"name":"counters/b","value":"0","shardCount":16,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z","readTime":"2025-03-16T12:30:00.000001Z"}` + "\n"
+	const jsonA = `{"name":"counters/a","value":"-7","shardCount":1,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z","readTime":"2025-03-16T12:30:00.000001Z","adaptiveShards":false}` + "\n"
+	const jsonB = `{"name":"counters/b","value":"0","shardCount":16,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z","readTime":"2025-03-16T12:30:00.000001Z","adaptiveShards":false}` + "\n"
 	batch := replyWith(&tallyv1.BatchGetCountersResponse{Counters: []*tallyv1.Counter{counter("a", -7, 1), counter("b", 0, 16)}})
 	runCases(t, []cliCase{
 		{
@@ -227,15 +227,41 @@ func TestGet(t *testing.T) {
 			want:         outcome{code: exitFailed, stderr: `tally: NOT_FOUND: counter "counters/a" does not exist` + "\n"},
 		},
 		{
+			name:         "at a time",
+			args:         []string{"get", "page-views", "--at", "2025-03-16T12:00:00.5Z"},
+			reply:        replyWith(counter("page-views", 42, 4)),
+			wantRequests: []proto.Message{&tallyv1.GetCounterRequest{Name: "counters/page-views", ReadTime: timestamppb.New(time.Date(2025, 3, 16, 12, 0, 0, 5e8, time.UTC))}},
+			want:         outcome{stdout: table},
+		},
+		{
+			name:         "several at a time with an offset",
+			args:         []string{"get", "--at", "2025-03-16T14:00:00+02:00", "a", "b"},
+			reply:        batch,
+			wantRequests: []proto.Message{&tallyv1.BatchGetCountersRequest{Names: []string{"counters/a", "counters/b"}, ReadTime: timestamppb.New(time.Date(2025, 3, 16, 12, 0, 0, 0, time.UTC))}},
+			want:         outcome{stdout: twoRows},
+		},
+		{
+			name:         "at a time in the future",
+			args:         []string{"get", "a", "--at", "2999-01-01T00:00:00Z"},
+			reply:        replyError(status.Error(codes.InvalidArgument, "read_time: must not be in the future")),
+			wantRequests: []proto.Message{&tallyv1.GetCounterRequest{Name: "counters/a", ReadTime: timestamppb.New(time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC))}},
+			want:         outcome{code: exitFailed, stderr: "tally: INVALID_ARGUMENT: read_time: must not be in the future\n"},
+		},
+		{
+			name: "at something that is not a time",
+			args: []string{"get", "a", "--at", "yesterday"},
+			want: outcome{code: exitUsage, stderr: `tally: invalid value "yesterday" for flag --at: want an RFC 3339 time such as 2025-03-14T15:09:26Z, or a time ago such as -5m` + "\nusage: tally [global flags] get NAME... [--at TIME]\n"},
+		},
+		{
 			name: "missing name",
 			args: []string{"get"},
-			want: outcome{code: exitUsage, stderr: "tally: missing NAME\nusage: tally [global flags] get NAME...\n"},
+			want: outcome{code: exitUsage, stderr: "tally: missing NAME\nusage: tally [global flags] get NAME... [--at TIME]\n"},
 		},
 	})
 }
 
 func TestCreate(t *testing.T) {
-	const createUsage = "usage: tally [global flags] create NAME [--shards N]\n"
+	const createUsage = "usage: tally [global flags] create NAME [--shards N] [--adaptive]\n"
 	runCases(t, []cliCase{
 		{
 			name:         "server default shards",
@@ -259,10 +285,11 @@ func TestCreate(t *testing.T) {
 			want:         outcome{stdout: "created counters/x with 1 shard\n"},
 		},
 		{
-			name:         "explicit zero is sent",
+			// An unset configuration and one of zeros mean the same to the server.
+			name:         "explicit zero is the server's default",
 			args:         []string{"create", "x", "--shards", "0"},
 			reply:        replyWith(counter("x", 0, 16)),
-			wantRequests: []proto.Message{&tallyv1.CreateCounterRequest{CounterId: "x", Counter: &tallyv1.Counter{}}},
+			wantRequests: []proto.Message{&tallyv1.CreateCounterRequest{CounterId: "x"}},
 			want:         outcome{stdout: "created counters/x with 16 shards\n"},
 		},
 		{
@@ -270,7 +297,21 @@ func TestCreate(t *testing.T) {
 			args:         []string{"--json", "create", "x"},
 			reply:        replyWith(basic("x", 16)),
 			wantRequests: []proto.Message{&tallyv1.CreateCounterRequest{CounterId: "x"}},
-			want:         outcome{stdout: `{"name":"counters/x","value":"0","shardCount":16,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z"}` + "\n"},
+			want:         outcome{stdout: `{"name":"counters/x","value":"0","shardCount":16,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z","adaptiveShards":false}` + "\n"},
+		},
+		{
+			name:         "adaptive",
+			args:         []string{"create", "x", "--adaptive"},
+			reply:        replyWith(&tallyv1.Counter{Name: "counters/x", ShardCount: 1, AdaptiveShards: true}),
+			wantRequests: []proto.Message{&tallyv1.CreateCounterRequest{CounterId: "x", Counter: &tallyv1.Counter{AdaptiveShards: true}}},
+			want:         outcome{stdout: "created counters/x with 1 shard, adaptive\n"},
+		},
+		{
+			name:         "adaptive with shards",
+			args:         []string{"create", "x", "--adaptive", "--shards", "2"},
+			reply:        replyWith(&tallyv1.Counter{Name: "counters/x", ShardCount: 2, AdaptiveShards: true}),
+			wantRequests: []proto.Message{&tallyv1.CreateCounterRequest{CounterId: "x", Counter: &tallyv1.Counter{ShardCount: 2, AdaptiveShards: true}}},
+			want:         outcome{stdout: "created counters/x with 2 shards, adaptive\n"},
 		},
 		{
 			name:         "already exists",
@@ -293,7 +334,7 @@ func TestCreate(t *testing.T) {
 }
 
 func TestResize(t *testing.T) {
-	const resizeUsage = "usage: tally [global flags] resize NAME --shards N\n"
+	const resizeUsage = "usage: tally [global flags] resize NAME [--shards N] [--adaptive on|off]\n"
 	req := &tallyv1.UpdateCounterRequest{
 		Counter:    &tallyv1.Counter{Name: "counters/x", ShardCount: 8},
 		UpdateMask: fieldMask("shard_count"),
@@ -318,12 +359,37 @@ func TestResize(t *testing.T) {
 			args:         []string{"--json", "resize", "x", "--shards", "8"},
 			reply:        replyWith(basic("x", 8)),
 			wantRequests: []proto.Message{req},
-			want:         outcome{stdout: `{"name":"counters/x","value":"0","shardCount":8,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z"}` + "\n"},
+			want:         outcome{stdout: `{"name":"counters/x","value":"0","shardCount":8,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z","adaptiveShards":false}` + "\n"},
+		},
+		{
+			name:  "adaptive on",
+			args:  []string{"resize", "x", "--adaptive", "on"},
+			reply: replyWith(&tallyv1.Counter{Name: "counters/x", ShardCount: 3, AdaptiveShards: true}),
+			wantRequests: []proto.Message{&tallyv1.UpdateCounterRequest{
+				Counter:    &tallyv1.Counter{Name: "counters/x", AdaptiveShards: true},
+				UpdateMask: fieldMask("adaptive_shards"),
+			}},
+			want: outcome{stdout: "counters/x now has 3 shards, adaptive\n"},
+		},
+		{
+			name:  "adaptive off with shards, one change",
+			args:  []string{"resize", "x", "--adaptive=off", "--shards", "8"},
+			reply: replyWith(counter("x", 0, 8)),
+			wantRequests: []proto.Message{&tallyv1.UpdateCounterRequest{
+				Counter:    &tallyv1.Counter{Name: "counters/x", ShardCount: 8},
+				UpdateMask: fieldMask("shard_count", "adaptive_shards"),
+			}},
+			want: outcome{stdout: "counters/x now has 8 shards\n"},
+		},
+		{
+			name: "adaptive neither on nor off",
+			args: []string{"resize", "x", "--adaptive", "maybe"},
+			want: outcome{code: exitUsage, stderr: `tally: invalid value "maybe" for flag --adaptive: want on or off` + "\n" + resizeUsage},
 		},
 		{
 			name: "shards required",
 			args: []string{"resize", "x"},
-			want: outcome{code: exitUsage, stderr: "tally: missing --shards N\n" + resizeUsage},
+			want: outcome{code: exitUsage, stderr: "tally: missing --shards N or --adaptive on|off\n" + resizeUsage},
 		},
 		{
 			name: "missing name",
@@ -399,4 +465,24 @@ func TestDelete(t *testing.T) {
 			want: outcome{code: exitUsage, stderr: `tally: unexpected argument "b"` + "\n" + deleteUsage},
 		},
 	})
+}
+
+// TestGetAtTimeAgo reads as of a time given relative to now: the request
+// carries a time five minutes before the command ran.
+func TestGetAtTimeAgo(t *testing.T) {
+	addr, fake := startFake(t, replyWith(counter("x", 1, 1)))
+	before := time.Now()
+	got := runTally(context.Background(), "--addr", addr, "get", "x", "--at", "-5m")
+	after := time.Now()
+	if got.code != exitOK {
+		t.Fatalf("exit code %d, stderr:\n%s", got.code, got.stderr)
+	}
+	reqs := fake.recorded()
+	if len(reqs) != 1 {
+		t.Fatalf("requests %v", reqs)
+	}
+	at := reqs[0].(*tallyv1.GetCounterRequest).GetReadTime().AsTime()
+	if at.Before(before.Add(-5*time.Minute)) || at.After(after.Add(-5*time.Minute)) {
+		t.Errorf("read_time %v, want five minutes before the run (%v to %v)", at, before, after)
+	}
 }

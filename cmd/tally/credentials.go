@@ -114,8 +114,17 @@ func isLoopback(host string) bool {
 
 // transportCredentials builds the connection's security from the TLS flags.
 func transportCredentials(g globals) (credentials.TransportCredentials, error) {
+	cfg, err := tlsConfig(g)
+	if err != nil || cfg == nil {
+		return insecure.NewCredentials(), err
+	}
+	return credentials.NewTLS(cfg), nil
+}
+
+// tlsConfig is the TLS configuration the flags ask for, or nil without TLS.
+func tlsConfig(g globals) (*tls.Config, error) {
 	if !g.useTLS() {
-		return insecure.NewCredentials(), nil
+		return nil, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: g.serverName}
 	if g.caCert != "" {
@@ -135,5 +144,5 @@ func transportCredentials(g globals) (credentials.TransportCredentials, error) {
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
-	return credentials.NewTLS(cfg), nil
+	return cfg, nil
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"flag"
 
-	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
+	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 func deleteCommand() *command {
@@ -23,11 +23,10 @@ new counter at 0. Fails with NOT_FOUND if the counter does not exist.`,
 				if err != nil {
 					return err
 				}
-				resp, err := s.client.DeleteCounter(ctx, &tallyv1.DeleteCounterRequest{Name: name})
-				if err != nil {
+				if err := s.api.Delete(ctx, name); err != nil {
 					return err
 				}
-				return s.out.result(resp, "deleted "+name)
+				return s.out.result(&emptypb.Empty{}, "deleted "+name)
 			}
 		},
 	}

@@ -28,8 +28,22 @@ type fakeServer struct {
 	tallyv1.UnimplementedCounterServiceServer
 	reply replyFunc
 
+	// watches script the WatchCounter streams, one per call in order; a call
+	// beyond them waits for the client to leave.
+	watches []watchScript
+	// onWatch, if set, runs as each WatchCounter call starts.
+	onWatch func()
+
 	mu       sync.Mutex
 	requests []proto.Message
+	watched  int // WatchCounter calls so far
+}
+
+// watchScript is one WatchCounter stream of the fake: its updates, then its
+// end (nil: the stream stays open until the client leaves).
+type watchScript struct {
+	updates []*tallyv1.WatchCounterResponse
+	end     error
 }
 
 var _ tallyv1.CounterServiceServer = (*fakeServer)(nil)
@@ -99,6 +113,31 @@ func (f *fakeServer) ListCounters(_ context.Context, r *tallyv1.ListCountersRequ
 	return answer[*tallyv1.ListCountersResponse](f.handle(r))
 }
 
+func (f *fakeServer) WatchCounter(r *tallyv1.WatchCounterRequest, stream grpc.ServerStreamingServer[tallyv1.WatchCounterResponse]) error {
+	f.mu.Lock()
+	f.requests = append(f.requests, proto.Clone(r))
+	n := f.watched
+	f.watched++
+	f.mu.Unlock()
+	if f.onWatch != nil {
+		f.onWatch()
+	}
+	if n >= len(f.watches) {
+		<-stream.Context().Done()
+		return stream.Context().Err()
+	}
+	for _, u := range f.watches[n].updates {
+		if err := stream.Send(u); err != nil {
+			return err
+		}
+	}
+	if f.watches[n].end == nil {
+		<-stream.Context().Done()
+		return stream.Context().Err()
+	}
+	return f.watches[n].end
+}
+
 // startFake serves a fake on a loopback port for the rest of the test and
 // returns its address.
 func startFake(t *testing.T, reply replyFunc) (string, *fakeServer) {
@@ -110,11 +149,16 @@ func startFake(t *testing.T, reply replyFunc) (string, *fakeServer) {
 // or an interceptor.
 func startFakeWith(t *testing.T, reply replyFunc, opts ...grpc.ServerOption) (string, *fakeServer) {
 	t.Helper()
+	return startFakeServer(t, &fakeServer{reply: reply}, opts...)
+}
+
+// startFakeServer serves fake, prepared by the test, on a loopback port.
+func startFakeServer(t *testing.T, fake *fakeServer, opts ...grpc.ServerOption) (string, *fakeServer) {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	fake := &fakeServer{reply: reply}
 	srv := grpc.NewServer(opts...)
 	tallyv1.RegisterCounterServiceServer(srv, fake)
 	served := make(chan error, 1)

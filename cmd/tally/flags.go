@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -73,8 +74,13 @@ func unknownFlag(fs *flag.FlagSet, name string) error {
 
 // expectation describes the values a flag accepts, for error messages.
 func expectation(f *flag.Flag) string {
-	if _, ok := f.Value.(*int32Flag); ok {
+	switch f.Value.(type) {
+	case *int32Flag:
 		return "an integer from -2147483648 to 2147483647"
+	case *onOffFlag:
+		return "on or off"
+	case *timeFlag:
+		return "an RFC 3339 time such as 2025-03-14T15:09:26Z, or a time ago such as -5m"
 	}
 	getter, ok := f.Value.(flag.Getter)
 	if !ok {
@@ -111,5 +117,73 @@ func (f *int32Flag) Set(s string) error {
 		return err
 	}
 	f.value, f.set = int32(v), true
+	return nil
+}
+
+// onOffFlag is an optional on|off flag that remembers whether it was given.
+type onOffFlag struct {
+	value, set bool
+}
+
+var _ flag.Value = (*onOffFlag)(nil)
+
+func (f *onOffFlag) String() string {
+	switch {
+	case f == nil || !f.set:
+		return ""
+	case f.value:
+		return "on"
+	}
+	return "off"
+}
+
+func (f *onOffFlag) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "on", "true":
+		f.value = true
+	case "off", "false":
+		f.value = false
+	default:
+		return fmt.Errorf("want on or off")
+	}
+	f.set = true
+	return nil
+}
+
+// timeFlag is an optional moment: an RFC 3339 time, or a negative duration
+// counted back from when the command runs (-5m, -1h30m).
+type timeFlag struct {
+	value time.Time
+	set   bool
+	now   func() time.Time // time.Now; tests fix it
+}
+
+var _ flag.Value = (*timeFlag)(nil)
+
+func (f *timeFlag) String() string {
+	if f == nil || !f.set {
+		return ""
+	}
+	return f.value.Format(time.RFC3339Nano)
+}
+
+func (f *timeFlag) Set(s string) error {
+	if strings.HasPrefix(s, "-") {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		now := time.Now
+		if f.now != nil {
+			now = f.now
+		}
+		f.value, f.set = now().Add(d), true
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return err
+	}
+	f.value, f.set = t, true
 	return nil
 }

@@ -75,9 +75,10 @@ func TestUsageContents(t *testing.T) {
 func TestCommandHelp(t *testing.T) {
 	wantFlags := map[string][]string{
 		"inc":    {"--key K"},
-		"get":    nil,
-		"create": {"--shards N"},
-		"resize": {"--shards N"},
+		"get":    {"--at TIME"},
+		"watch":  {"--min-interval D"},
+		"create": {"--shards N", "--adaptive"},
+		"resize": {"--shards N", "--adaptive on|off"},
 		"reset":  {"--key K"},
 		"delete": nil,
 		"list":   {"--values", "--page-size N", "--all", "--page-token T"},

@@ -25,7 +25,7 @@ import (
 func TestImportCreateTimeIsTheIncarnation(t *testing.T) {
 	t.Parallel()
 	bins := testproc.Build(t, testproc.Tallyd, testproc.Emulator)
-	em := testproc.StartEmulator(t, bins[1], "--in-memory", "--host", "127.0.0.1", "--port", "0")
+	em := testproc.StartEmulator(t, bins[1], "--in-memory", "--host", "127.0.0.1", "--port", "0", "--indexes", deployedIndexes)
 	servers := map[string]*testproc.Process{
 		"embedded": startTallyd(t, bins[0], nil, "--storage", "embedded", "--data-dir", t.TempDir()),
 		"emulator": startTallyd(t, bins[0], []string{"FIRESTORE_EMULATOR_HOST=" + em.Addr, "GOOGLE_CLOUD_PROJECT=tally-incarnation"}, "--storage", "emulator"),
@@ -33,7 +33,7 @@ func TestImportCreateTimeIsTheIncarnation(t *testing.T) {
 	for name, srv := range servers {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			d := client(t, srv.Addr)
+			d := apiClient(t, srv.Addr)
 			get := func() *tallyv1.Counter {
 				t.Helper()
 				got, err := d.GetCounter(ctx, &tallyv1.GetCounterRequest{Name: namePrefix + "x"})
@@ -121,7 +121,7 @@ func TestImportAfterDelete(t *testing.T) {
 	bins := testproc.Build(t, testproc.Tallyd)
 	src := startTallyd(t, bins[0], nil, "--storage", "embedded", "--data-dir", t.TempDir())
 	dst := startTallyd(t, bins[0], nil, "--storage", "embedded", "--data-dir", t.TempDir())
-	s, d := client(t, src.Addr), client(t, dst.Addr)
+	s, d := apiClient(t, src.Addr), apiClient(t, dst.Addr)
 	makeCounter(t, s, "x", counterState{1, 5})
 	file, ex := exportOf(t, src)
 	summary := func(created, already, merged int) string {
@@ -213,7 +213,7 @@ func TestImportOverlappingRunsReviewed(t *testing.T) {
 	bins := testproc.Build(t, testproc.Tallyd)
 	src := startTallyd(t, bins[0], nil, "--storage", "embedded", "--data-dir", t.TempDir())
 	dst := startTallyd(t, bins[0], nil, "--storage", "embedded", "--data-dir", t.TempDir())
-	s, d := client(t, src.Addr), client(t, dst.Addr)
+	s, d := apiClient(t, src.Addr), apiClient(t, dst.Addr)
 	makeCounter(t, s, "x", counterState{1, 5})
 	file, ex := exportOf(t, src)
 	calls := 0
@@ -287,7 +287,7 @@ func TestImportOverlappingRuns(t *testing.T) {
 	t.Parallel()
 	bins := testproc.Build(t, testproc.Tallyd)
 	dst := startTallyd(t, bins[0], nil, "--storage", "embedded", "--data-dir", t.TempDir())
-	d := client(t, dst.Addr)
+	d := apiClient(t, dst.Addr)
 	ctx := context.Background()
 	h := exportHeader{ExportID: "overlap", ExportTime: "2025-03-14T15:09:26.535897Z"}
 	exported := exactInt64(5)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"flag"
 	"strconv"
-
-	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
 
 func incCommand() *command {
@@ -36,10 +34,11 @@ with FAILED_PRECONDITION.`,
 						return usageErrorf("DELTA %q must be an integer from -9223372036854775808 to 9223372036854775807", args[1])
 					}
 				}
-				resp, err := s.client.Increment(ctx, &tallyv1.IncrementRequest{Name: name, Delta: delta, IdempotencyKey: *key})
+				res, err := s.api.Increment(ctx, name, delta, writeOptions(*key))
 				if err != nil {
 					return err
 				}
+				resp := writeProto(res)
 				return s.out.result(resp, commitLine(resp.GetCommitTime(), resp.GetDuplicate()))
 			}
 		},

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
+	"github.com/tally-dev/tally/client"
 )
 
 // errRepeatedPageToken stops --all from looping forever on a server that
@@ -33,21 +33,14 @@ next one; --all fetches every page instead.`,
 				if err := checkArgCount(args, 0, "PREFIX"); err != nil {
 					return err
 				}
-				req := &tallyv1.ListCountersRequest{
-					PageSize:  pageSize.value,
-					PageToken: *token,
-					View:      tallyv1.CounterView_COUNTER_VIEW_BASIC,
-				}
+				opts := client.ListOptions{PageSize: int(pageSize.value), Values: *values}
 				if len(args) == 1 {
 					// Counter IDs contain no "/", so a full-name prefix can
 					// only mean the ID part.
-					req.Prefix = strings.TrimPrefix(args[0], namePrefix)
-				}
-				if *values {
-					req.View = tallyv1.CounterView_COUNTER_VIEW_FULL
+					opts.Prefix = strings.TrimPrefix(args[0], namePrefix)
 				}
 				table := s.out.newCounterTable(*values)
-				next, err := listPages(ctx, s.client, req, *all, table)
+				next, err := listPages(ctx, s.api, opts, *token, *all, table)
 				if err != nil {
 					// Show the rows of the pages that did arrive; the
 					// listing's error matters more than a failed write.
@@ -70,24 +63,24 @@ next one; --all fetches every page instead.`,
 
 // listPages adds the counters of one page, or with all of every page, to
 // table and returns the token of the first page it did not fetch.
-func listPages(ctx context.Context, client tallyv1.CounterServiceClient, req *tallyv1.ListCountersRequest, all bool, table *counterTable) (string, error) {
+func listPages(ctx context.Context, api *client.Client, opts client.ListOptions, token string, all bool, table *counterTable) (string, error) {
 	for {
-		resp, err := client.ListCounters(ctx, req)
+		page, err := api.ListPage(ctx, opts, token)
 		if err != nil {
 			return "", err
 		}
-		for _, c := range resp.GetCounters() {
-			if err := table.add(c); err != nil {
+		for _, c := range page.Counters {
+			if err := table.add(counterProto(c)); err != nil {
 				return "", err
 			}
 		}
-		next := resp.GetNextPageToken()
+		next := page.NextPageToken
 		if next == "" || !all {
 			return next, nil
 		}
-		if next == req.GetPageToken() {
+		if next == token {
 			return "", errRepeatedPageToken
 		}
-		req.PageToken = next
+		token = next
 	}
 }

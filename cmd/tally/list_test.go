@@ -89,10 +89,10 @@ func TestList(t *testing.T) {
 				listRequest("", "t2", 0, basicView),
 			},
 			want: outcome{stdout: "" +
-				`{"name":"counters/a","value":"0","shardCount":1,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z"}` + "\n" +
-				`{"name":"counters/ab","value":"0","shardCount":2,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z"}` + "\n" +
-				`{"name":"counters/abc","value":"0","shardCount":3,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z"}` + "\n" +
-				`{"name":"counters/abcd","value":"0","shardCount":10,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z"}` + "\n"},
+				`{"name":"counters/a","value":"0","shardCount":1,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z","adaptiveShards":false}` + "\n" +
+				`{"name":"counters/ab","value":"0","shardCount":2,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z","adaptiveShards":false}` + "\n" +
+				`{"name":"counters/abc","value":"0","shardCount":3,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z","adaptiveShards":false}` + "\n" +
+				`{"name":"counters/abcd","value":"0","shardCount":10,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z","adaptiveShards":false}` + "\n"},
 		},
 		{
 			name: "values use the full view",

@@ -63,12 +63,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		s := newSession(nil, stdin, stdout, stderr, g.json)
 		return report(stderr, cmd, act(ctx, s, positional))
 	}
-	conn, err := dial(g)
+	api, err := connect(ctx, g)
 	if err != nil {
 		return report(stderr, nil, err)
 	}
-	defer conn.Close()
-	s := newSession(conn, stdin, stdout, stderr, g.json)
+	defer api.Close()
+	s := newSession(api, stdin, stdout, stderr, g.json)
 	s.globals = g
 	return report(stderr, cmd, act(ctx, s, positional))
 }

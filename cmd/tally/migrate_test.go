@@ -39,7 +39,12 @@ func startTallyd(t *testing.T, bin string, env []string, args ...string) *testpr
 	})
 }
 
-func client(t *testing.T, addr string) tallyv1.CounterServiceClient {
+// deployedIndexes are the indexes the Terraform module deploys, which an
+// external emulator is given as production has them: it refuses a query
+// that needs an index nobody declared.
+const deployedIndexes = "../../terraform/modules/tally/firestore.indexes.json"
+
+func apiClient(t *testing.T, addr string) tallyv1.CounterServiceClient {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -135,11 +140,11 @@ func exportID(t *testing.T, file string) string {
 func TestMigrateBetweenStorageModes(t *testing.T) {
 	t.Parallel()
 	bins := testproc.Build(t, testproc.Tallyd, testproc.Emulator)
-	em := testproc.StartEmulator(t, bins[1], "--in-memory", "--host", "127.0.0.1", "--port", "0")
+	em := testproc.StartEmulator(t, bins[1], "--in-memory", "--host", "127.0.0.1", "--port", "0", "--indexes", deployedIndexes)
 	embedded := startTallyd(t, bins[0], nil, "--storage", "embedded", "--data-dir", t.TempDir())
 	emulated := startTallyd(t, bins[0], []string{"FIRESTORE_EMULATOR_HOST=" + em.Addr, "GOOGLE_CLOUD_PROJECT=tally-migrate"}, "--storage", "emulator")
 	second := startTallyd(t, bins[0], nil, "--storage", "embedded", "--data-dir", t.TempDir())
-	src, dst, dst2 := client(t, embedded.Addr), client(t, emulated.Addr), client(t, second.Addr)
+	src, dst, dst2 := apiClient(t, embedded.Addr), apiClient(t, emulated.Addr), apiClient(t, second.Addr)
 
 	// In the order ListCounters returns them.
 	ids := []string{"a-zero", "b-neg", "c-max", "d-min", "e-big", "f-one", "g-unicode-✓", "h-many"}

@@ -27,10 +27,11 @@ first one; a repeat prints the original commit time followed by
 				if err != nil {
 					return err
 				}
-				resp, err := s.client.ResetCounter(ctx, &tallyv1.ResetCounterRequest{Name: name, IdempotencyKey: *key})
+				res, err := s.api.Reset(ctx, name, writeOptions(*key))
 				if err != nil {
 					return err
 				}
+				resp := &tallyv1.ResetCounterResponse{CommitTime: timestampProto(res.CommitTime), Duplicate: res.Duplicate}
 				return s.out.result(resp, commitLine(resp.GetCommitTime(), resp.GetDuplicate()))
 			}
 		},

@@ -11,11 +11,15 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/tally-dev/tally/client"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
 
 // session is what a command needs to do its work: a client and its outputs.
 type session struct {
+	// api makes the calls of the commands; client is the API itself on the same connection,
+	// for the commands that shape their requests themselves (import's keys, bench's load).
+	api    *client.Client
 	client tallyv1.CounterServiceClient
 	out    *printer
 	stdin  io.Reader // for input read with "-" as its file name
@@ -25,14 +29,48 @@ type session struct {
 	globals globals
 }
 
-// newSession returns the session of a command; conn is nil for a local
+// newSession returns the session of a command; api is nil for a local
 // command, which then has no client.
-func newSession(conn grpc.ClientConnInterface, stdin io.Reader, stdout, stderr io.Writer, json bool) *session {
+func newSession(api *client.Client, stdin io.Reader, stdout, stderr io.Writer, json bool) *session {
 	s := &session{out: &printer{w: stdout, json: json}, stdin: stdin, stderr: stderr}
-	if conn != nil {
-		s.client = tallyv1.NewCounterServiceClient(conn)
+	if api != nil {
+		s.api = api
+		s.client = tallyv1.NewCounterServiceClient(api.Conn())
 	}
 	return s
+}
+
+// connect prepares the client of the server, as dial prepares a connection.
+// Each request is sent once: a failure is reported, not retried, and a
+// write carries the --key given or none, as the user asked.
+func connect(ctx context.Context, g globals) (*client.Client, error) {
+	creds := newCallCredentials(g)
+	if err := creds.checkTransport(g.useTLS()); err != nil {
+		return nil, &usageError{msg: err.Error()}
+	}
+	cfg, err := tlsConfig(g)
+	if err != nil {
+		return nil, err
+	}
+	opts := []client.Option{
+		client.WithRetry(client.RetryPolicy{MaxAttempts: 1}),
+		// The CLI's own credentials, whose refusals name its flags.
+		client.WithDialOptions(
+			grpc.WithPerRPCCredentials(creds),
+			grpc.WithUnaryInterceptor(callPolicy{addr: g.addr, timeout: g.timeout}.intercept),
+		),
+	}
+	if cfg != nil {
+		opts = append(opts, client.WithTLS(cfg))
+	}
+	c, err := client.New(ctx, g.addr, opts...)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err // interrupted
+		}
+		return nil, usageErrorf("--addr %q: %v", g.addr, err)
+	}
+	return c, nil
 }
 
 // dial prepares a connection to the server, with TLS if the flags ask for
