@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"time"
 
 	"github.com/tally-dev/tally/client"
 )
@@ -120,4 +121,66 @@ func ExampleClient_Create() {
 	// Output:
 	// counters/example-hot 16
 	// true
+}
+
+func ExampleAt() {
+	ctx := context.Background()
+	c, err := client.New(ctx, exampleAddr())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	if _, err := c.Increment(ctx, "example-stock", 3); err != nil {
+		log.Fatal(err)
+	}
+	checkpoint := time.Now()
+	if _, err := c.Increment(ctx, "example-stock", 4); err != nil {
+		log.Fatal(err)
+	}
+
+	then, err := c.Get(ctx, "example-stock", client.At(checkpoint))
+	if err != nil {
+		log.Fatal(err)
+	}
+	now, err := c.Get(ctx, "example-stock")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("at the checkpoint:", then.Value)
+	fmt.Println("now:", now.Value)
+	// Output:
+	// at the checkpoint: 3
+	// now: 7
+}
+
+func ExampleClient_Watch() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := client.New(ctx, exampleAddr())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	if _, err := c.Increment(ctx, "example-likes", 3); err != nil {
+		log.Fatal(err)
+	}
+	// The first update is the current value; the next follows the increment. A watch
+	// reconnects by itself when the connection breaks.
+	for update, err := range c.Watch(ctx, "example-likes") {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("likes:", update.Counter.Value)
+		if update.Counter.Value == 5 {
+			break
+		}
+		if _, err := c.Increment(ctx, "example-likes", 2); err != nil {
+			log.Fatal(err)
+		}
+	}
+	// Output:
+	// likes: 3
+	// likes: 5
 }
