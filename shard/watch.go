@@ -138,10 +138,14 @@ func (w *Watch) Next(ctx context.Context) (WatchUpdate, error) {
 			continue
 		}
 		if wait := time.Until(w.lastSent.Add(w.interval)); w.sent && wait > 0 {
-			// Coalescing: whatever arrives meanwhile replaces st, and the latest goes out.
+			// Coalescing: whatever arrives meanwhile replaces st, and the latest goes out. A
+			// notification may also be the watch's end (Close, the store closing, the listeners
+			// failing), which must not wait for the rest of the interval: the loop looks again.
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
+			case <-w.notify:
+				t.Stop()
 			case <-ctx.Done():
 				t.Stop()
 				return WatchUpdate{}, ctx.Err()
