@@ -71,6 +71,41 @@ func TestCounterLifecycle(t *testing.T) {
 	}
 }
 
+func TestAdaptiveShards(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, tallydAddr())
+	ctx := testContext(t)
+	id := counterName(t, "c")
+	created, err := c.Create(ctx, id, client.CounterConfig{ShardCount: 2, AdaptiveShards: true})
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if !created.AdaptiveShards || created.ShardCount != 2 {
+		t.Errorf("Create = %+v, want 2 adaptive shards", created)
+	}
+	off, err := c.SetAdaptive(ctx, id, false)
+	if err != nil {
+		t.Fatalf("SetAdaptive(false): %v", err)
+	}
+	if off.AdaptiveShards {
+		t.Errorf("SetAdaptive(false) = %+v", off)
+	}
+	shards, on := 4, true
+	both, err := c.Update(ctx, id, client.CounterUpdate{ShardCount: &shards, AdaptiveShards: &on})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if !both.AdaptiveShards || both.ShardCount != 4 {
+		t.Errorf("Update = %+v, want 4 adaptive shards", both)
+	}
+	if got, err := c.Get(ctx, id); err != nil || !got.AdaptiveShards {
+		t.Errorf("Get = %+v, %v; want adaptive", got, err)
+	}
+	if _, err := c.Update(ctx, id, client.CounterUpdate{}); !errors.Is(err, client.ErrInvalidArgument) {
+		t.Errorf("an empty Update: %v, want ErrInvalidArgument", err)
+	}
+}
+
 func TestBatches(t *testing.T) {
 	t.Parallel()
 	c := newClient(t, tallydAddr())
