@@ -48,6 +48,8 @@ type feed struct {
 	failure  error        // mu: storage failed; nothing more is published
 	wake     chan struct{}
 	done     chan struct{} // closed when the publisher goroutine returns
+
+	backlog int // maxFeedBacklog, or a test's smaller bound
 }
 
 // feedEntry is a batch waiting to be published, or a run of batches the sink will not get.
@@ -201,7 +203,7 @@ func (e *Engine) appendFeedLocked(b *storage.Batch, tk ticket) {
 		// Already behind: widen the lost run (never the head, which the publisher may hold).
 		last := f.queue[n-1]
 		last.time, last.ticket = b.CommitTime, tk
-	case n >= maxFeedBacklog:
+	case n >= f.maxBacklog():
 		f.queue = append(f.queue, &feedEntry{time: b.CommitTime, ticket: tk, lost: true})
 	default:
 		f.queue = append(f.queue, &feedEntry{batch: b, time: b.CommitTime, ticket: tk})
@@ -212,6 +214,13 @@ func (e *Engine) appendFeedLocked(b *storage.Batch, tk ticket) {
 		default:
 		}
 	}
+}
+
+func (f *feed) maxBacklog() int {
+	if f.backlog > 0 {
+		return f.backlog
+	}
+	return maxFeedBacklog
 }
 
 // publishFeed hands queued batches to the sink once they are durable, one at a time, in order.
