@@ -103,18 +103,20 @@ func (s *Counters) Update(ctx context.Context, id string, ch Change) (*Counter, 
 			changed.adaptive = *ch.Adaptive
 			meta = append(meta, adaptiveUpdate(changed.adaptive))
 		}
-		if ch.Shards != nil {
+		if ch.Shards == nil && len(meta) > 0 {
+			// A change of the metadata alone rewrites every shard too, as a resize to the same
+			// count: other servers notice a configuration change only by their conditional
+			// shard writes failing, and watchers pair the metadata with the shards by the
+			// shards' update times (watch_hub.go), so every change must touch every shard.
+			n = cfg.shardCount
+		}
+		if ch.Shards != nil || len(meta) > 0 {
 			t, exact, err := s.respread(tx, id, cfg, shards, n, meta...)
 			if err != nil {
 				return err
 			}
 			changed.shardCount, changed.exact, out.Value = n, exact, t
 		} else {
-			if len(meta) > 0 {
-				if err := tx.Update(s.metaRef(id), meta); err != nil {
-					return err
-				}
-			}
 			t, err := shardTotal(shards, cfg.generation)
 			if err != nil {
 				return err

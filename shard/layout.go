@@ -19,8 +19,10 @@ import (
 //	idempotency/{sha256(key, counter ids)}   a keyed BatchIncrement (see batchRecordID)
 //
 // The shard documents 0..shard_count-1 are written together with the metadata when a counter is
-// created, and by every resize and reset; increments only update them, conditional on their last
-// update time (state.go says why that keeps every server's cache honest). The value is the sum of
+// created, and by every resize, reset and other change of the metadata (Update of adaptive alone
+// is a resize to the same count); increments only update them, conditional on their last update
+// time (state.go says why that keeps every server's cache honest). Every change of the metadata
+// touching every shard is also what lets a watch pair the two (watch_hub.go). The value is the sum of
 // the shard documents that carry the counter's current generation: each create starts a new one,
 // so a document left by an earlier version of tally for a deleted incarnation never counts.
 // Idempotency records carry expire_at for a TTL policy on the collection group "idempotency".
