@@ -44,9 +44,9 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	dial := []grpc.DialOption{grpc.WithTransportCredentials(transport)}
 	if s.token != "" || s.idToken != "" {
 		dial = append(dial, grpc.WithPerRPCCredentials(&tokenCredentials{
-			token:      s.token,
-			idToken:    s.idToken,
-			mayExposed: s.insecureTokens || isLoopbackTarget(target),
+			token:       s.token,
+			idToken:     s.idToken,
+			plaintextOK: s.insecureTokens || isLoopbackTarget(target),
 		}))
 	}
 	conn, err := grpc.NewClient(target, append(dial, s.dialOptions...)...)

@@ -21,8 +21,8 @@ const (
 // tokenCredentials attach the tokens to every call, in the headers tallyd reads.
 type tokenCredentials struct {
 	token, idToken string
-	// mayExposed allows plaintext: the target is this machine, or WithInsecureTokens was given.
-	mayExposed bool
+	// plaintextOK allows plaintext: the target is this machine, or WithInsecureTokens was given.
+	plaintextOK bool
 }
 
 var _ credentials.PerRPCCredentials = (*tokenCredentials)(nil)
@@ -32,7 +32,7 @@ var _ credentials.PerRPCCredentials = (*tokenCredentials)(nil)
 func (c *tokenCredentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
 	info, _ := credentials.RequestInfoFromContext(ctx)
 	encrypted := info.AuthInfo != nil && credentials.CheckSecurityLevel(info.AuthInfo, credentials.PrivacyAndIntegrity) == nil
-	if !encrypted && !c.mayExposed {
+	if !encrypted && !c.plaintextOK {
 		// UNAUTHENTICATED is one of the codes gRPC lets credentials return.
 		return nil, status.Error(codes.Unauthenticated, "refusing to send a token over plaintext to another machine: use TLS, or WithInsecureTokens if the network is trusted")
 	}

@@ -88,7 +88,7 @@ type writeSettings struct {
 // WithKey sends key as the call's idempotency key instead of a fresh random one. The server
 // applies a key at most once per counter (per set of counters for a batch) within its retention
 // window, so a caller that stores its own keys can repeat a call after a crash: a repeat reports
-// Result.Duplicate.
+// Result.Duplicate. An empty key means a fresh random one, as without WithKey.
 func WithKey(key string) WriteOption {
 	return func(w *writeSettings) { w.key, w.noKey = key, false }
 }
