@@ -46,6 +46,8 @@ type Auth struct {
 	seen *[sha256.Size]byte
 	// polled, when set (by tests), is called after each of Watch's looks at the file.
 	polled func()
+	// live are the streams in progress, checked again by each reload.
+	live liveStreams
 }
 
 // New returns an Auth for opts, with the tokens file loaded: a file that fails to load is an
@@ -77,8 +79,8 @@ func (a *Auth) Enabled() bool { return a.opts.TokensFile != "" || a.opts.ClientC
 // Policy returns the policy in force, nil without a TokensFile.
 func (a *Auth) Policy() *Policy { return a.policy.Load() }
 
-// Reload reads the tokens file again and puts it in force; calls in progress finish under the
-// policy they started with. A file that fails to load leaves the old policy in force. Reload logs
+// Reload reads the tokens file again and puts it in force; unary calls in progress finish under
+// the policy they started with, and streams it refuses are ended (live.go). A file that fails to load leaves the old policy in force. Reload logs
 // its outcome (an error at error level), so a caller such as a SIGHUP handler need not; the error
 // is returned too. Without a TokensFile it does nothing.
 func (a *Auth) Reload() error {
@@ -109,5 +111,6 @@ func (a *Auth) reloadLocked(skipSame bool) error {
 	}
 	a.policy.Store(pol)
 	a.log.Info("auth policy reloaded", "file", a.opts.TokensFile, "principals", pol.Len())
+	a.recheck()
 	return nil
 }

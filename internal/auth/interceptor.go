@@ -20,7 +20,8 @@ func (a *Auth) UnaryInterceptor() grpc.UnaryServerInterceptor { return a.unary }
 // counters a stream names arrive in its messages, after the handler has started, so they are
 // checked as the handler receives each message, before it can act on it: a refused name fails
 // that receive with PERMISSION_DENIED, which ends the call. Streams that rules do not list, and
-// client streams, are refused.
+// client streams, are refused. A stream in progress when another policy comes into force is
+// checked again and ended with the new policy's refusal, if it refuses it (live.go).
 func (a *Auth) StreamInterceptor() grpc.StreamServerInterceptor { return a.stream }
 
 func (a *Auth) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -76,7 +77,16 @@ func (a *Auth) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo
 		a.refused(ctx, p, method, r, nil, err)
 		return err
 	}
-	return handler(srv, &checkedStream{ServerStream: ss, auth: a, p: p, method: method, rule: r, ctx: withPrincipal(ctx, p)})
+	streamCtx, end := context.WithCancelCause(withPrincipal(ctx, p))
+	defer end(nil)
+	live := &liveStream{callCtx: ctx, method: method, rule: r, end: end}
+	a.live.add(live)
+	defer a.live.remove(live)
+	err = handler(srv, &checkedStream{ServerStream: ss, auth: a, p: p, method: method, rule: r, ctx: streamCtx, live: live})
+	if rerr := revocation(streamCtx); rerr != nil {
+		return rerr // the handler saw its context canceled; the client learns why
+	}
+	return err
 }
 
 // checkedStream checks the counters named by each message its handler receives.
@@ -87,6 +97,7 @@ type checkedStream struct {
 	method string
 	rule   rule
 	ctx    context.Context
+	live   *liveStream
 }
 
 func (s *checkedStream) Context() context.Context { return s.ctx }
@@ -99,6 +110,7 @@ func (s *checkedStream) RecvMsg(m any) error {
 		s.auth.refused(s.ctx, s.p, s.method, s.rule, m, err)
 		return err
 	}
+	s.live.receivedMsg(m)
 	return nil
 }
 
