@@ -12,7 +12,7 @@ func resizeCommand() *command {
 	return &command{
 		name:    "resize",
 		args:    "NAME [--shards N] [--adaptive on|off]",
-		summary: "change a counter's shard count, keeping its value",
+		summary: "change a counter's shard count or adaptivity, keeping its value",
 		details: `Changes the number of shards the counter's increments are spread over. More
 shards absorb more concurrent increments and make reads slightly more
 expensive. --shards 0 means the server's default. The value is unchanged.
@@ -23,7 +23,7 @@ both (one change).`,
 			var shards int32Flag
 			fs.Var(&shards, "shards", "new number of shards `N`, 1 to 1000")
 			var adaptive onOffFlag
-			fs.Var(&adaptive, "adaptive", "whether the server adapts the shard count to the load: `on|off`")
+			fs.Var(&adaptive, "adaptive", "let the server adapt the shard count to the load, or stop it (`on|off`)")
 			return func(ctx context.Context, s *session, args []string) error {
 				if err := checkArgCount(args, 1, "NAME"); err != nil {
 					return err
