@@ -1,10 +1,12 @@
 package emulator_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -314,3 +316,52 @@ func TestClearDatabase(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestCloseWithIdleConnections: connections that sent nothing, only the HTTP/2 preface (a gRPC
+// client before its first call), or a finished HTTP/1.1 request (kept alive) do not keep Close
+// waiting, and are closed by it.
+func TestCloseWithIdleConnections(t *testing.T) {
+	t.Parallel()
+	em, err := emulator.Start(context.Background(), emulator.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", em.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	silent := dial()
+	preface := dial()
+	if _, err := preface.Write([]byte(http2.ClientPreface)); err != nil {
+		t.Fatal(err)
+	}
+	keptAlive := dial()
+	if _, err := io.WriteString(keptAlive, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(keptAlive), nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET / over a raw connection: %v, %v", resp, err)
+	}
+	_ = resp.Body.Close()
+	// The preface connection is answered with a SETTINGS frame before any request.
+	fr := http2.NewFramer(nil, preface)
+	if f, err := fr.ReadFrame(); err != nil || f.Header().Type != http2.FrameSettings {
+		t.Fatalf("first frame after the preface: %v, %v; want SETTINGS", f, err)
+	}
+	if err := em.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]net.Conn{"silent": silent, "preface": preface, "kept alive": keptAlive} {
+		if _, err := io.ReadAll(c); err != nil && !errors.Is(err, net.ErrClosed) && !isReset(err) {
+			t.Errorf("%s connection: %v", name, err)
+		}
+	}
+}
+
+// isReset reports a connection the other side reset, which closing it with unread data does.
+func isReset(err error) bool { return strings.Contains(err.Error(), "connection reset") }
