@@ -355,6 +355,8 @@ type replicaRun struct {
 	history []historyEntry // every operation and its answer, for failure messages
 	index   int            // of the operation being checked
 	op      modelOp
+	// past holds every counter read, as read: checkPast reads each again as of its read time.
+	past []shard.Counter
 }
 
 type historyEntry struct {
@@ -512,6 +514,7 @@ func (r *replicaRun) step(ctx context.Context) {
 		}
 		r.wantErr(err, nil)
 		r.wantCounter(c, o.id, mc)
+		r.past = append(r.past, *c)
 
 	case opBatchGet:
 		cs, err := s.BatchGet(ctx, o.ids)
@@ -528,6 +531,7 @@ func (r *replicaRun) step(ctx context.Context) {
 		}
 		for i, id := range o.ids {
 			r.wantCounter(cs[i], id, m.counters[id])
+			r.past = append(r.past, *cs[i])
 			if !cs[i].ReadTime.Equal(cs[0].ReadTime) || cs[i].ReadTime.IsZero() {
 				r.fail("read times %v and %v differ: a batch get reads at one time", cs[0].ReadTime, cs[i].ReadTime)
 			}
@@ -637,6 +641,20 @@ func (r *replicaRun) checkAll(ctx context.Context) {
 	}
 }
 
+// checkPast reads every counter read during the run again, through another replica, as of the
+// time it was read: a read as of a time sees what a read at that time saw, the same incarnation
+// with the same value and shard count, however many changes followed.
+func (r *replicaRun) checkPast(ctx context.Context) {
+	r.t.Helper()
+	for i, was := range r.past {
+		s := r.stores[i%len(r.stores)]
+		c, err := s.GetAt(ctx, was.ID, was.ReadTime)
+		if err != nil || c.Value != was.Value || c.ShardCount != was.ShardCount || !c.CreateTime.Equal(was.CreateTime) || !c.ReadTime.Equal(was.ReadTime) {
+			r.t.Fatalf("seed %d: %s read as of %v: %+v, %v; read then: %+v", r.seed, was.ID, was.ReadTime, c, err, was)
+		}
+	}
+}
+
 func TestReplicasModel(t *testing.T) {
 	t.Parallel()
 	ops := replicaOps(t)
@@ -661,6 +679,7 @@ func TestReplicasModel(t *testing.T) {
 				}
 				r.index = ops
 				r.checkAll(ctx)
+				r.checkPast(ctx)
 				t.Logf("%d operations in %v", ops, time.Since(start).Round(time.Millisecond))
 			})
 		}
