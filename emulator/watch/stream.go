@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -299,13 +301,15 @@ func (s *stream) catchUp(ctx context.Context) (bool, error) {
 		return true, s.resyncAll(ctx)
 	}
 	sent := false
-	for _, ev := range events {
-		n, err := s.apply(ev)
+	for _, w := range newestWrites(events) {
+		n, err := s.applyWrite(w.time, w.hits)
 		if err != nil {
 			return sent, err
 		}
 		sent = sent || n
-		s.time = max(s.time, ev.time)
+	}
+	if len(events) > 0 {
+		s.time = max(s.time, events[len(events)-1].time)
 	}
 	// Windowed queries whose documents changed are read again at the newest time applied.
 	for _, t := range s.targets {
@@ -338,23 +342,43 @@ func (s *stream) resyncAll(ctx context.Context) error {
 	return nil
 }
 
-// apply sends the changes one commit makes to the stream's targets and reports whether it sent
-// anything. Hits of one write are adjacent.
-func (s *stream) apply(ev event) (bool, error) {
-	sent := false
-	for i := 0; i < len(ev.hits); {
-		j := i + 1
-		for j < len(ev.hits) && ev.hits[j].write == ev.hits[i].write {
-			j++
-		}
-		n, err := s.applyWrite(ev.time, ev.hits[i:j])
-		if err != nil {
-			return sent, err
-		}
-		sent = sent || n
-		i = j
+// timedWrite is one document's write in a commit and the targets it may concern.
+type timedWrite struct {
+	time int64
+	hits []hit
+}
+
+// newestWrites lists the writes of events (hits of one write are adjacent), keeping only each
+// document's newest: clients see snapshots, and a snapshot holds only the newest state, so a
+// stream that fell behind sends each changed document once. A stream that keeps up has one
+// commit per batch and drops nothing.
+func newestWrites(events []event) []timedWrite {
+	var out []timedWrite
+	var seen map[string]bool
+	if len(events) > 1 {
+		seen = map[string]bool{}
 	}
-	return sent, nil
+	for e := len(events) - 1; e >= 0; e-- {
+		ev := events[e]
+		for j := len(ev.hits); j > 0; {
+			i := j - 1
+			for i > 0 && ev.hits[i-1].write == ev.hits[j-1].write {
+				i--
+			}
+			if seen != nil {
+				key := strings.Join(ev.hits[i].write.Path, "/")
+				if seen[key] {
+					j = i
+					continue
+				}
+				seen[key] = true
+			}
+			out = append(out, timedWrite{time: ev.time, hits: ev.hits[i:j]})
+			j = i
+		}
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // applyWrite sends what one written document means for the targets in hits.
