@@ -395,7 +395,12 @@ func (h *watchHub) onMeta(m *metaSnapshot) error {
 		return nil
 	}
 	if !m.readTime.After(h.lastRead) {
-		return nil // older than the newest state: the shards' path has seen past it
+		// Older than the newest state. Either the listener lags behind a configuration the shards'
+		// path has read already, or it shows a change that rewrote no shard, which breaks the
+		// rule the shards' path relies on (layout.go): forget the known configuration, so that
+		// the next shards snapshot reads the metadata as of its own time rather than trust it.
+		h.known = knownConfig{}
+		return nil
 	}
 	h.known = knownConfig{set: true, exists: m.exists, cfg: m.cfg, at: m.readTime}
 	var docs []watchShard
