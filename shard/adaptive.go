@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -243,6 +244,9 @@ func (s *Counters) evaluate(ctx context.Context, e *entry) {
 		return
 	}
 	applied, err := s.adaptResize(ctx, e.id, n, to)
+	if err != nil && (ctx.Err() != nil || errors.Is(err, ErrClosed)) {
+		return // the store is closing
+	}
 	if err != nil {
 		s.opts.Logger.WarnContext(ctx, "adaptive shard count: resize failed", "counter", e.id, "from", n, "to", to,
 			"reason", reason, "error", err)

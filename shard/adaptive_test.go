@@ -309,3 +309,46 @@ func TestAdaptiveDecisionsOfTwoServersAtOnce(t *testing.T) {
 		t.Errorf("after two decisions at once: %d shards, value %d; want 4 shards, value 10", c.ShardCount, c.Value)
 	}
 }
+
+// decisions is a slog handler that passes on every decision logged.
+type decisions chan string
+
+func (d decisions) Enabled(context.Context, slog.Level) bool { return true }
+func (d decisions) WithAttrs([]slog.Attr) slog.Handler     { return d }
+func (d decisions) WithGroup(string) slog.Handler          { return d }
+func (d decisions) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "adaptive shard count changed" {
+		var b strings.Builder
+		r.Attrs(func(a slog.Attr) bool {
+			b.WriteString(a.String() + " ")
+			return true
+		})
+		select {
+		case d <- b.String():
+		default:
+		}
+	}
+	return nil
+}
+
+// Without AdaptNow, the store judges its adaptive counters by itself once a window.
+func TestAdaptiveEvaluationRunsEveryWindow(t *testing.T) {
+	t.Parallel()
+	logged := make(decisions, 1)
+	s := newStore(t, shard.Options{AdaptiveWindow: 20 * time.Millisecond, AdaptiveCooldown: time.Nanosecond, Logger: slog.New(logged)})
+	ctx := context.Background()
+	if _, err := s.CreateWith(ctx, "ticking", shard.Settings{Shards: 4, Adaptive: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Increment(ctx, "ticking", 3, ""); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-logged:
+		if !strings.Contains(d, "counter=ticking from=4 to=2 reason=cooled") {
+			t.Errorf("decision %q, want ticking from 4 to 2 shards, cooled", d)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no decision within 30s of windows of 20ms")
+	}
+}
