@@ -314,8 +314,8 @@ func TestAdaptiveDecisionsOfTwoServersAtOnce(t *testing.T) {
 type decisions chan string
 
 func (d decisions) Enabled(context.Context, slog.Level) bool { return true }
-func (d decisions) WithAttrs([]slog.Attr) slog.Handler     { return d }
-func (d decisions) WithGroup(string) slog.Handler          { return d }
+func (d decisions) WithAttrs([]slog.Attr) slog.Handler       { return d }
+func (d decisions) WithGroup(string) slog.Handler            { return d }
 func (d decisions) Handle(_ context.Context, r slog.Record) error {
 	if r.Message == "adaptive shard count changed" {
 		var b strings.Builder
