@@ -87,7 +87,9 @@ func (e *Engine) Begin(ctx context.Context, db resource.Database, opts TxnOption
 
 func (e *Engine) begin(ctx context.Context, db resource.Database, opts TxnOptions) (*Txn, error) {
 	if err := e.usable(); err != nil {
-		return nil, err
+		// Not INTERNAL, which the clients retry on BeginTransaction until their deadline: the
+		// refusal lasts until a restart, and nothing was written, so it fails fast.
+		return nil, errorf(KindFailedPrecondition, "refusing transactions until the emulator is restarted, since a write to its storage failed: %v", err)
 	}
 	now := e.opts.Now()
 	t := &Txn{
