@@ -89,7 +89,7 @@ func (s *Counters) batchGet(ctx context.Context, ids []string, at time.Time) ([]
 		return nil
 	}, opts...)
 	if err != nil && !at.IsZero() {
-		err = classifyReadAt(err)
+		err = classifyReadAt(err, readTimeOf(at), s.opts.Now())
 	}
 	return out, classifyUnapplied(err)
 }

@@ -53,13 +53,15 @@ func ValidateReadTime(at, now time.Time) error {
 // readTimeOf is the time a read at t reads at: t truncated to the microsecond.
 func readTimeOf(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
 
-// classifyReadAt turns the storage's refusal of a read time into the store's errors. Firestore
-// answers FAILED_PRECONDITION for a time older than it keeps versions for ("The requested snapshot
-// version is too old"; the emulator: "older than the version retention window"), and
-// INVALID_ARGUMENT for a time it cannot read at (in the future by its own clock, or, beyond the
-// last hour, not a whole minute). A query without its index is FAILED_PRECONDITION too, and is
-// left alone, as is an expired transaction.
-func classifyReadAt(err error) error {
+// classifyReadAt turns the storage's refusal of the read time at, judged at now, into the store's
+// errors. Firestore answers FAILED_PRECONDITION for a time older than it keeps versions for ("The
+// requested snapshot version is too old"; the emulator: "older than the version retention
+// window"), and INVALID_ARGUMENT for a time it cannot read at: in the future by its own clock, or,
+// beyond the last hour, one it keeps no version of, which for a whole minute (validation let no
+// other time through there) means point-in-time recovery is off or the time is past its window,
+// so too old. A query without its index is FAILED_PRECONDITION too, and is left alone, as is an
+// expired transaction.
+func classifyReadAt(err error, at, now time.Time) error {
 	msg := strings.ToLower(status.Convert(err).Message())
 	switch status.Code(err) {
 	case codes.FailedPrecondition:
@@ -67,7 +69,12 @@ func classifyReadAt(err error) error {
 			return fmt.Errorf("%w: %v", ErrReadTimeTooOld, err)
 		}
 	case codes.InvalidArgument:
-		if !transactionExpired(err) {
+		switch {
+		case transactionExpired(err):
+		case strings.Contains(msg, "too old") || strings.Contains(msg, "older than") ||
+			now.Sub(at) > recentVersions && at.Equal(at.Truncate(time.Minute)):
+			return fmt.Errorf("%w: %v", ErrReadTimeTooOld, err)
+		default:
 			return fmt.Errorf("%w: %v", ErrBadReadTime, err)
 		}
 	}
