@@ -7,6 +7,8 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -49,15 +51,19 @@ func newConnMux(base net.Listener) *connMux {
 
 func (m *connMux) acceptLoop() {
 	defer m.wg.Done()
+	backoff := time.Duration(0)
 	for {
 		c, err := m.base.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if !retryable(err) {
+				return // closed (or broken: the emulator then serves the connections it has)
 			}
-			return // closed (or broken: the emulator then serves the connections it has)
+			// Out of file descriptors, say: wait for some to be released, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
+			continue
 		}
+		backoff = 0
 		m.mu.Lock()
 		if m.closed {
 			m.mu.Unlock()
@@ -69,6 +75,14 @@ func (m *connMux) acceptLoop() {
 		m.mu.Unlock()
 		go m.classify(c)
 	}
+}
+
+// retryable reports an Accept error that passes: a timeout, a connection aborted before it was
+// accepted, or too many open files.
+func retryable(err error) bool {
+	var ne net.Error
+	return (errors.As(err, &ne) && ne.Timeout()) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 // close stops accepting and closes the connections not yet handed to a server; the servers
