@@ -13,9 +13,9 @@ func TestNewestWritesKeepsEachDocumentsLastWrite(t *testing.T) {
 	a1, b1, a2, c2, b3 := w("a"), w("b"), w("a"), w("c"), w("b")
 	t1, t2 := &target{id: 1}, &target{id: 2}
 	events := []event{
-		{time: 1, hits: []hit{{t1, a1}, {t2, a1}, {t1, b1}}},
-		{time: 2, hits: []hit{{t1, a2}, {t1, c2}}},
-		{time: 3, hits: []hit{{t2, b3}}},
+		{time: 1, hits: []hit{{target: t1, write: a1}, {target: t2, write: a1}, {target: t1, write: b1}}},
+		{time: 2, hits: []hit{{target: t1, write: a2}, {target: t1, write: c2}}},
+		{time: 3, hits: []hit{{target: t2, write: b3}}},
 	}
 	cases := []struct {
 		name   string

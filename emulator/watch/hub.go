@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tally-dev/tally/emulator/resource"
@@ -89,7 +90,11 @@ func (h *Hub) Publish(b *storage.Batch) {
 	for i := range b.Writes {
 		w := &b.Writes[i]
 		size := -1 // measured once, if any stream wants the write
+		var doc *sharedDoc
 		h.index.visit(w.DB, w.Path, func(t *target) {
+			if doc == nil {
+				doc = &sharedDoc{}
+			}
 			if per == nil {
 				per = map[*stream]*event{}
 			}
@@ -104,7 +109,7 @@ func (h *Hub) Publish(b *storage.Batch) {
 				}
 				ev.bytes += size
 			}
-			ev.hits = append(ev.hits, hit{target: t, write: w})
+			ev.hits = append(ev.hits, hit{target: t, write: w, doc: doc})
 		})
 	}
 	for s, ev := range per {
@@ -187,4 +192,17 @@ func writeSize(w *storage.Write) int {
 		n += len(k) + 16 + proto.Size(v)
 	}
 	return n
+}
+
+// sharedDoc is the API form of a write's document, built once for every stream that sends it:
+// with many listeners on one collection, each commit would otherwise build it for each.
+// Marshalling a message from several goroutines at once is safe.
+type sharedDoc struct {
+	once sync.Once
+	doc  *pb.Document
+}
+
+func (d *sharedDoc) get(db resource.Database, v *storage.Version) *pb.Document {
+	d.once.Do(func() { d.doc = document(db, v) })
+	return d.doc
 }

@@ -44,6 +44,7 @@ type event struct {
 type hit struct {
 	target *target
 	write  *storage.Write
+	doc    *sharedDoc // the write's document as sent, shared by every hit of the write
 }
 
 // stream is one Listen call.
@@ -414,7 +415,7 @@ func (s *stream) applyWrite(at int64, hits []hit) (bool, error) {
 	}
 	switch {
 	case len(added) > 0:
-		if err := s.sendDoc(&pb.DocumentChange{Document: document(s.db, &v), TargetIds: added, RemovedTargetIds: removed}); err != nil {
+		if err := s.sendDoc(&pb.DocumentChange{Document: hits[0].doc.get(s.db, &v), TargetIds: added, RemovedTargetIds: removed}); err != nil {
 			return false, err
 		}
 	case len(removed) > 0 && v.Deleted:
