@@ -44,6 +44,7 @@ type Watch struct {
 	hub      *watchHub
 	interval time.Duration
 	notify   chan struct{} // capacity 1: a new update or an error is waiting
+	ended    chan struct{} // closed when err is set
 
 	mu      sync.Mutex // guards pending, err
 	pending *watchState
@@ -79,7 +80,7 @@ func (s *Counters) Watch(ctx context.Context, id string, minInterval time.Durati
 	if minInterval < 0 {
 		return nil, invalid("minInterval", fmt.Sprintf("is %v; it must not be negative", minInterval))
 	}
-	w := &Watch{interval: s.watchInterval(minInterval), notify: make(chan struct{}, 1)}
+	w := &Watch{interval: s.watchInterval(minInterval), notify: make(chan struct{}, 1), ended: make(chan struct{})}
 	h, err := s.watches.attach(s, id, w)
 	if err != nil {
 		return nil, err
@@ -138,13 +139,14 @@ func (w *Watch) Next(ctx context.Context) (WatchUpdate, error) {
 			continue
 		}
 		if wait := time.Until(w.lastSent.Add(w.interval)); w.sent && wait > 0 {
-			// Coalescing: whatever arrives meanwhile replaces st, and the latest goes out. A
-			// notification may also be the watch's end (Close, the store closing, the listeners
-			// failing), which must not wait for the rest of the interval: the loop looks again.
+			// Coalescing: whatever arrives meanwhile replaces st, and the latest goes out. New
+			// states do not wake the wait (on a busy counter that would be a wake-up per change
+			// per watcher, which the interval is there to save); the watch's end (Close, the store
+			// closing, the listeners failing) does, and must not wait for the interval's end.
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
-			case <-w.notify:
+			case <-w.ended:
 				t.Stop()
 			case <-ctx.Done():
 				t.Stop()
@@ -189,6 +191,7 @@ func (w *Watch) fail(err error) {
 	w.mu.Lock()
 	if w.err == nil {
 		w.err, w.pending = err, nil
+		close(w.ended)
 	}
 	w.mu.Unlock()
 	w.wake()

@@ -389,17 +389,26 @@ func TestWatchCoalesces(t *testing.T) {
 			}
 		}
 	}()
-	var times []time.Time
-	nextUntil(t, w, valueIs(n), func(shard.WatchUpdate) { times = append(times, time.Now()) })
-	<-done
-	// The watch stamps its send just before Next returns, and this test just after: allow the
-	// difference in scheduling between two returns.
-	const slack = 5 * time.Millisecond
-	for i := 1; i < len(times); i++ {
-		if gap := times[i].Sub(times[i-1]); gap < interval-slack {
-			t.Errorf("updates %d and %d came %v apart, less than the interval %v", i-1, i, gap, interval)
+	// An update goes out no sooner than the interval after the previous one went out, which was
+	// after the previous Next began: so each update returns at least the interval after the
+	// call before it began, however the goroutines are scheduled.
+	ctx := watchContext(t)
+	var prevCall time.Time
+	for i := 0; ; i++ {
+		call := time.Now()
+		u, err := w.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Since(prevCall); i > 0 && got < interval {
+			t.Errorf("update %d returned %v after the call before it began, less than the interval %v", i, got, interval)
+		}
+		prevCall = call
+		if u.Counter.Value == n {
+			break
 		}
 	}
+	<-done
 }
 
 // matchesReadAt checks an update against what GetAt reads at the update's read time: the same
