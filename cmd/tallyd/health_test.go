@@ -34,7 +34,7 @@ func TestHealthFollowsFirestore(t *testing.T) {
 	bins := buildBinaries(t)
 	emAddr := testproc.FreeAddr(t)
 	emHost, emPort, _ := net.SplitHostPort(emAddr)
-	em := testproc.StartEmulator(t, bins.emulator, "--in-memory", "--host", emHost, "--port", emPort)
+	em := testproc.StartEmulator(t, bins.emulator, "--in-memory", "--host", emHost, "--port", emPort, "--indexes", deployedIndexes)
 	p := startAdminProcess(t, bins.tallyd,
 		[]string{"FIRESTORE_EMULATOR_HOST=" + emAddr, "GOOGLE_CLOUD_PROJECT=" + replicaProject},
 		"--health-interval", healthInterval.String())

@@ -22,6 +22,10 @@ import (
 // (terraform.Declared), as production does. These tests make every call of tally's API that
 // queries Firestore, so that a query needing an index the declaration lacks fails here.
 
+// deployedIndexes is the declaration's file, for the firestore-emulator binary's --indexes: an
+// external emulator checks tally's queries against what Terraform deploys, as the embedded one does.
+const deployedIndexes = "../../terraform/" + terraform.IndexesFile
+
 // exerciseTally makes every call that reads or writes Firestore and returns the first failure,
 // prefixed with the step.
 func exerciseTally(ctx context.Context, c tallyv1.CounterServiceClient) error {

@@ -145,7 +145,7 @@ func TestSIGKILLedReplicasCountEveryKeyOnce(t *testing.T) {
 	// fixed FIRESTORE_EMULATOR_HOST, the clients the replicas through fixed addresses.
 	emAddr := testproc.FreeAddr(t)
 	emHost, emPort, _ := net.SplitHostPort(emAddr)
-	em := testproc.StartEmulator(t, bins.emulator, "--host", emHost, "--port", emPort, "--data-dir", t.TempDir())
+	em := testproc.StartEmulator(t, bins.emulator, "--host", emHost, "--port", emPort, "--data-dir", t.TempDir(), "--indexes", deployedIndexes)
 	replicas := make([]*testproc.Process, replicaCount)
 	clients := make([]tallyv1.CounterServiceClient, replicaCount)
 	for i := range replicas {

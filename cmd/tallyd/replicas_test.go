@@ -22,7 +22,7 @@ func TestReplicasAgreeThroughTheCLI(t *testing.T) {
 	}
 	t.Parallel()
 	bins := buildBinaries(t)
-	em := testproc.StartEmulator(t, bins.emulator, "--in-memory", "--host", "127.0.0.1", "--port", "0")
+	em := testproc.StartEmulator(t, bins.emulator, "--in-memory", "--host", "127.0.0.1", "--port", "0", "--indexes", deployedIndexes)
 	replicas := map[string]*testproc.Process{
 		"A": startReplica(t, bins.tallyd, em.Addr, "127.0.0.1:0"),
 		"B": startReplica(t, bins.tallyd, em.Addr, "127.0.0.1:0"),
