@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,8 +52,11 @@ func runCases(t *testing.T, cases []cliCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			addr, fake := startFake(t, tc.reply)
 			got := runTally(context.Background(), append([]string{"--addr", addr}, tc.args...)...)
-			checkOutcome(t, got, tc.want)
-			checkRequests(t, fake.recorded(), tc.wantRequests)
+			fresh := checkRequests(t, fake.recorded(), tc.wantRequests)
+			want := tc.want
+			// A message naming the run's fresh key names the one it sent.
+			want.stderr = strings.ReplaceAll(want.stderr, freshKey, fresh)
+			checkOutcome(t, got, want)
 		})
 	}
 }
@@ -64,27 +68,37 @@ func fieldMask(paths ...string) *fieldmaskpb.FieldMask {
 func TestInc(t *testing.T) {
 	applied := replyWith(&tallyv1.IncrementResponse{CommitTime: created})
 	duplicate := replyWith(&tallyv1.IncrementResponse{CommitTime: created, Duplicate: true})
-	const incUsage = "usage: tally [global flags] inc NAME [DELTA] [--key K]\n"
+	const incUsage = "usage: tally [global flags] inc NAME [DELTA] [--key K | --no-key]\n"
+	unavailable := status.Error(codes.Unavailable, "commit outcome unknown; retry with the same idempotency key")
+	// The request of `inc x 5` with the run's fresh key, for each attempt.
+	fresh := func(attempts int) []proto.Message {
+		reqs := make([]proto.Message, attempts)
+		for i := range reqs {
+			reqs[i] = &tallyv1.IncrementRequest{Name: "counters/x", Delta: 5, IdempotencyKey: freshKey}
+		}
+		return reqs
+	}
+	unkeyed := []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: 5}}
 	runCases(t, []cliCase{
 		{
 			name:         "default delta is 1",
 			args:         []string{"inc", "page-views"},
 			reply:        applied,
-			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/page-views", Delta: 1}},
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/page-views", Delta: 1, IdempotencyKey: freshKey}},
 			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
 		},
 		{
 			name:         "full name and negative delta",
 			args:         []string{"inc", "counters/page-views", "-5"},
 			reply:        applied,
-			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/page-views", Delta: -5}},
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/page-views", Delta: -5, IdempotencyKey: freshKey}},
 			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
 		},
 		{
 			name:         "most negative int64",
 			args:         []string{"inc", "x", "-9223372036854775808"},
 			reply:        applied,
-			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: -9223372036854775808}},
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: -9223372036854775808, IdempotencyKey: freshKey}},
 			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
 		},
 		{
@@ -119,14 +133,14 @@ func TestInc(t *testing.T) {
 			name:         "double dash ends the flags",
 			args:         []string{"inc", "--", "-odd", "-2"},
 			reply:        applied,
-			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/-odd", Delta: -2}},
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/-odd", Delta: -2, IdempotencyKey: freshKey}},
 			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
 		},
 		{
 			name:         "json",
 			args:         []string{"--json", "inc", "x", "3"},
 			reply:        applied,
-			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: 3}},
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: 3, IdempotencyKey: freshKey}},
 			want:         outcome{stdout: `{"commitTime":"2025-03-14T15:09:26.535897Z","duplicate":false}` + "\n"},
 		},
 		{
@@ -140,8 +154,102 @@ func TestInc(t *testing.T) {
 			name:         "out of range",
 			args:         []string{"inc", "x", "9"},
 			reply:        replyError(status.Error(codes.OutOfRange, "no shard of counters/x can absorb delta 9")),
-			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: 9}},
+			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: 9, IdempotencyKey: freshKey}},
 			want:         outcome{code: exitFailed, stderr: "tally: OUT_OF_RANGE: no shard of counters/x can absorb delta 9\n"},
+		},
+		{
+			name:         "unavailable is retried with the same key",
+			args:         []string{"inc", "x", "5"},
+			reply:        failFirst(2, unavailable, applied),
+			wantRequests: fresh(3),
+			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
+		},
+		{
+			name:         "aborted is retried with the same key",
+			args:         []string{"inc", "x", "5"},
+			reply:        failFirst(1, status.Error(codes.Aborted, "too much contention"), applied),
+			wantRequests: fresh(2),
+			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
+		},
+		{
+			name:         "resource exhausted is retried with the same key",
+			args:         []string{"inc", "x", "5"},
+			reply:        failFirst(1, status.Error(codes.ResourceExhausted, "shedding load"), applied),
+			wantRequests: fresh(2),
+			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
+		},
+		{
+			// The client reports no duplicate for its own key: it can only
+			// be an earlier attempt of the same run.
+			name:         "a retry answered duplicate of the run's own key",
+			args:         []string{"inc", "x", "5"},
+			reply:        failFirst(1, unavailable, duplicate),
+			wantRequests: fresh(2),
+			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
+		},
+		{
+			name:  "the user's key on every attempt",
+			args:  []string{"inc", "x", "5", "--key", "k1"},
+			reply: failFirst(1, unavailable, applied),
+			wantRequests: []proto.Message{
+				&tallyv1.IncrementRequest{Name: "counters/x", Delta: 5, IdempotencyKey: "k1"},
+				&tallyv1.IncrementRequest{Name: "counters/x", Delta: 5, IdempotencyKey: "k1"},
+			},
+			want: outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
+		},
+		{
+			name:         "attempts bound the retries, and the key is given for a run again",
+			args:         []string{"--attempts", "3", "inc", "x", "5"},
+			reply:        replyError(unavailable),
+			wantRequests: fresh(3),
+			want: outcome{code: exitFailed, stderr: "tally: UNAVAILABLE: commit outcome unknown; retry with the same idempotency key\n" +
+				"tally: the increment may have been applied: to apply it at most once, run the command again with --key " + freshKey + "\n"},
+		},
+		{
+			name:         "one attempt",
+			args:         []string{"--attempts", "1", "inc", "x", "5"},
+			reply:        failFirst(1, unavailable, applied),
+			wantRequests: fresh(1),
+			want: outcome{code: exitFailed, stderr: "tally: UNAVAILABLE: commit outcome unknown; retry with the same idempotency key\n" +
+				"tally: the increment may have been applied: to apply it at most once, run the command again with --key " + freshKey + "\n"},
+		},
+		{
+			name:         "a refusal is final, and certain",
+			args:         []string{"inc", "x", "5"},
+			reply:        replyError(status.Error(codes.PermissionDenied, "token may not write counters/x")),
+			wantRequests: fresh(1),
+			want:         outcome{code: exitFailed, stderr: "tally: PERMISSION_DENIED: token may not write counters/x\n"},
+		},
+		{
+			name:         "no key",
+			args:         []string{"inc", "x", "5", "--no-key"},
+			reply:        applied,
+			wantRequests: unkeyed,
+			want:         outcome{stdout: "committed at 2025-03-14T15:09:26.535897Z\n"},
+		},
+		{
+			name:         "no key, one attempt: unavailable",
+			args:         []string{"inc", "--no-key", "x", "5"},
+			reply:        failFirst(1, unavailable, applied),
+			wantRequests: unkeyed,
+			want:         outcome{code: exitFailed, stderr: "tally: UNAVAILABLE: commit outcome unknown; retry with the same idempotency key\n"},
+		},
+		{
+			name:         "no key, one attempt: resource exhausted",
+			args:         []string{"inc", "x", "5", "--no-key"},
+			reply:        failFirst(1, status.Error(codes.ResourceExhausted, "shedding load"), applied),
+			wantRequests: unkeyed,
+			want:         outcome{code: exitFailed, stderr: "tally: RESOURCE_EXHAUSTED: shedding load\n"},
+		},
+		{
+			name: "key and no key",
+			args: []string{"inc", "x", "--key", "k1", "--no-key"},
+			want: outcome{code: exitUsage, stderr: "tally: --key and --no-key exclude each other: give one or neither\n" + incUsage},
+		},
+		{
+			name: "empty key",
+			args: []string{"inc", "x", "--key", ""},
+			want: outcome{code: exitUsage, stderr: "tally: --key must not be empty: leave it out for a fresh key\n" + incUsage},
 		},
 		{
 			name: "fractional delta",
@@ -402,11 +510,41 @@ func TestResize(t *testing.T) {
 func TestReset(t *testing.T) {
 	runCases(t, []cliCase{
 		{
-			name:         "without key",
+			name:         "a fresh key",
 			args:         []string{"reset", "x"},
 			reply:        replyWith(&tallyv1.ResetCounterResponse{CommitTime: updated}),
-			wantRequests: []proto.Message{&tallyv1.ResetCounterRequest{Name: "counters/x"}},
+			wantRequests: []proto.Message{&tallyv1.ResetCounterRequest{Name: "counters/x", IdempotencyKey: freshKey}},
 			want:         outcome{stdout: "committed at 2025-03-15T08:00:00.000000Z\n"},
+		},
+		{
+			name:  "retried with the same key",
+			args:  []string{"reset", "x"},
+			reply: failFirst(1, status.Error(codes.Unavailable, "connection to storage lost"), replyWith(&tallyv1.ResetCounterResponse{CommitTime: updated})),
+			wantRequests: []proto.Message{
+				&tallyv1.ResetCounterRequest{Name: "counters/x", IdempotencyKey: freshKey},
+				&tallyv1.ResetCounterRequest{Name: "counters/x", IdempotencyKey: freshKey},
+			},
+			want: outcome{stdout: "committed at 2025-03-15T08:00:00.000000Z\n"},
+		},
+		{
+			name:         "the key is given for a run again",
+			args:         []string{"--attempts=1", "reset", "x"},
+			reply:        replyError(status.Error(codes.Unavailable, "connection to storage lost")),
+			wantRequests: []proto.Message{&tallyv1.ResetCounterRequest{Name: "counters/x", IdempotencyKey: freshKey}},
+			want: outcome{code: exitFailed, stderr: "tally: UNAVAILABLE: connection to storage lost\n" +
+				"tally: the reset may have been applied: to apply it at most once, run the command again with --key " + freshKey + "\n"},
+		},
+		{
+			name:         "no key, one attempt",
+			args:         []string{"reset", "x", "--no-key"},
+			reply:        replyError(status.Error(codes.Aborted, "too much contention")),
+			wantRequests: []proto.Message{&tallyv1.ResetCounterRequest{Name: "counters/x"}},
+			want:         outcome{code: exitFailed, stderr: "tally: ABORTED: too much contention\n"},
+		},
+		{
+			name: "key and no key",
+			args: []string{"reset", "x", "--no-key", "--key=r1"},
+			want: outcome{code: exitUsage, stderr: "tally: --key and --no-key exclude each other: give one or neither\nusage: tally [global flags] reset NAME [--key K | --no-key]\n"},
 		},
 		{
 			name:         "key before the name, duplicate",
@@ -426,13 +564,13 @@ func TestReset(t *testing.T) {
 			name:         "not found",
 			args:         []string{"reset", "x"},
 			reply:        replyError(status.Error(codes.NotFound, "counters/x does not exist")),
-			wantRequests: []proto.Message{&tallyv1.ResetCounterRequest{Name: "counters/x"}},
+			wantRequests: []proto.Message{&tallyv1.ResetCounterRequest{Name: "counters/x", IdempotencyKey: freshKey}},
 			want:         outcome{code: exitFailed, stderr: "tally: NOT_FOUND: counters/x does not exist\n"},
 		},
 		{
 			name: "missing name",
 			args: []string{"reset", "--key", "r1"},
-			want: outcome{code: exitUsage, stderr: "tally: missing NAME\nusage: tally [global flags] reset NAME [--key K]\n"},
+			want: outcome{code: exitUsage, stderr: "tally: missing NAME\nusage: tally [global flags] reset NAME [--key K | --no-key]\n"},
 		},
 	})
 }

@@ -44,12 +44,3 @@ func timestampProto(t time.Time) *timestamppb.Timestamp {
 	}
 	return timestamppb.New(t)
 }
-
-// writeOptions sends the --key given, or no key: the CLI sends each request
-// once, so a key of its own would add nothing.
-func writeOptions(key string) client.WriteOption {
-	if key == "" {
-		return client.WithoutKey()
-	}
-	return client.WithKey(key)
-}

@@ -8,7 +8,10 @@ import (
 
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/tally-dev/tally/client"
 )
 
 // usageError is a mistake on the command line (exit code 2).
@@ -41,7 +44,12 @@ func report(stderr io.Writer, cmd *command, err error) int {
 	}
 	var usage *usageError
 	var unreachable *unreachableError
+	var unsure *unsureWriteError
 	switch {
+	case errors.As(err, &unsure):
+		code := report(stderr, cmd, unsure.err)
+		fmt.Fprintln(stderr, "tally:", unsure.hint())
+		return code
 	case errors.As(err, &usage):
 		fmt.Fprintln(stderr, "tally:", usage.msg)
 		if cmd != nil {
@@ -58,11 +66,20 @@ func report(stderr io.Writer, cmd *command, err error) int {
 		return exitFailed
 	}
 	st, ok := status.FromError(err)
+	var answered *client.Error
+	if errors.As(err, &answered) {
+		// The last attempt's status as the server gave it, whatever wraps it.
+		st, ok = answered.GRPCStatus(), true
+	}
 	if !ok {
 		fmt.Fprintln(stderr, "tally:", err)
 		return exitFailed
 	}
-	fmt.Fprintf(stderr, "tally: %s: %s\n", code.Code(st.Code()), st.Message())
+	msg := st.Message()
+	if errors.Is(err, context.DeadlineExceeded) && st.Code() != codes.DeadlineExceeded {
+		msg += " (retries ended at the --timeout)"
+	}
+	fmt.Fprintf(stderr, "tally: %s: %s\n", code.Code(st.Code()), msg)
 	for _, d := range st.Details() {
 		if br, ok := d.(*errdetails.BadRequest); ok {
 			for _, v := range br.GetFieldViolations() {

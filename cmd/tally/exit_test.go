@@ -45,11 +45,14 @@ func TestServerErrors(t *testing.T) {
 				"  counter.name: counter ID must not contain \"/\"\n"},
 		},
 		{
-			name:         "unavailable from a reachable server is a server error",
-			args:         []string{"inc", "x", "--key", "k"},
-			reply:        replyError(status.Error(codes.Unavailable, "commit outcome unknown; retry with the same idempotency key")),
-			wantRequests: []proto.Message{&tallyv1.IncrementRequest{Name: "counters/x", Delta: 1, IdempotencyKey: "k"}},
-			want:         outcome{code: exitFailed, stderr: "tally: UNAVAILABLE: commit outcome unknown; retry with the same idempotency key\n"},
+			name:  "unavailable from a reachable server is a server error once retries run out",
+			args:  []string{"--attempts", "2", "inc", "x", "--key", "k"},
+			reply: replyError(status.Error(codes.Unavailable, "commit outcome unknown; retry with the same idempotency key")),
+			wantRequests: []proto.Message{
+				&tallyv1.IncrementRequest{Name: "counters/x", Delta: 1, IdempotencyKey: "k"},
+				&tallyv1.IncrementRequest{Name: "counters/x", Delta: 1, IdempotencyKey: "k"},
+			},
+			want: outcome{code: exitFailed, stderr: "tally: UNAVAILABLE: commit outcome unknown; retry with the same idempotency key\n"},
 		},
 		{
 			name:         "deadline exceeded reported by the server",
@@ -130,9 +133,14 @@ func TestUnreachable(t *testing.T) {
 		name string
 		args []string
 	}{
-		{"connection refused", []string{"--addr", refused, "inc", "x"}},
-		{"connection refused without a deadline", []string{"--addr", refused, "--timeout", "0", "get", "x"}},
+		// The failures are retried: nothing was sent, so even a write
+		// without a key may be, and a read may always be.
+		{"connection refused", []string{"--addr", refused, "--attempts", "3", "inc", "x"}},
+		{"connection refused, one attempt without a key", []string{"--addr", refused, "inc", "x", "--no-key"}},
+		{"connection refused without a deadline", []string{"--addr", refused, "--timeout", "0", "--attempts", "2", "get", "x"}},
 		{"no answer before the deadline", []string{"--addr", silent, "--timeout", "100ms", "list"}},
+		// The deadline covers the retries: they stop when it passes.
+		{"refused until the deadline", []string{"--addr", refused, "--timeout", "300ms", "--attempts", "100", "reset", "x"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,6 +154,10 @@ func TestUnreachable(t *testing.T) {
 			}
 			if got.stdout != "" {
 				t.Errorf("stdout = %q, want nothing", got.stdout)
+			}
+			// Nothing reached the server, so nothing was applied.
+			if strings.Contains(got.stderr, "may have been applied") {
+				t.Errorf("stderr = %q, want no doubt about a write that never left", got.stderr)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -206,18 +207,66 @@ func checkOutcome(t *testing.T, got, want outcome) {
 	}
 }
 
+// freshKey in a wanted request's idempotency key stands for the key the CLI
+// draws for a run: any key of its documented shape, the same in every
+// request of the run.
+const freshKey = "<fresh>"
+
+// freshKeyShape is that shape: 26 characters of the base32 alphabet.
+var freshKeyShape = regexp.MustCompile(`^[A-Z2-7]{26}$`)
+
 // checkRequests compares the requests the fake received with want, in order.
-func checkRequests(t *testing.T, got, want []proto.Message) {
+// It returns the fresh key they carried, if any.
+func checkRequests(t *testing.T, got, want []proto.Message) string {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Errorf("server got %d requests, want %d:\n%s", len(got), len(want), describe(got))
-		return
+		return ""
 	}
+	var fresh string
 	for i := range want {
-		if !proto.Equal(got[i], want[i]) {
-			t.Errorf("request %d = %T{%s}, want %T{%s}", i, got[i], prototext.Format(got[i]), want[i], prototext.Format(want[i]))
+		w := want[i]
+		if k, ok := w.(keyed); ok && k.GetIdempotencyKey() == freshKey {
+			g, ok := got[i].(keyed)
+			if !ok {
+				t.Errorf("request %d = %T, want %T", i, got[i], w)
+				continue
+			}
+			key := g.GetIdempotencyKey()
+			switch {
+			case !freshKeyShape.MatchString(key):
+				t.Errorf("request %d: idempotency key %q, want a fresh one matching %s", i, key, freshKeyShape)
+			case fresh != "" && key != fresh:
+				t.Errorf("request %d: idempotency key %q, want the run's key %q again", i, key, fresh)
+			}
+			fresh = key
+			w = withKey(w, key)
+		}
+		if !proto.Equal(got[i], w) {
+			t.Errorf("request %d = %T{%s}, want %T{%s}", i, got[i], prototext.Format(got[i]), w, prototext.Format(w))
 		}
 	}
+	return fresh
+}
+
+// keyed is a request with an idempotency key.
+type keyed interface {
+	proto.Message
+	GetIdempotencyKey() string
+}
+
+// withKey returns a copy of the keyed request m with key as its key.
+func withKey(m proto.Message, key string) proto.Message {
+	m = proto.Clone(m)
+	switch r := m.(type) {
+	case *tallyv1.IncrementRequest:
+		r.IdempotencyKey = key
+	case *tallyv1.BatchIncrementRequest:
+		r.IdempotencyKey = key
+	case *tallyv1.ResetCounterRequest:
+		r.IdempotencyKey = key
+	}
+	return m
 }
 
 func describe(ms []proto.Message) string {
@@ -231,6 +280,23 @@ func describe(ms []proto.Message) string {
 // replyWith answers every request with m.
 func replyWith(m proto.Message) replyFunc {
 	return func(proto.Message) (proto.Message, error) { return m, nil }
+}
+
+// failFirst answers the first n requests with err and the others as then
+// does.
+func failFirst(n int, err error, then replyFunc) replyFunc {
+	var mu sync.Mutex
+	calls := 0
+	return func(req proto.Message) (proto.Message, error) {
+		mu.Lock()
+		calls++
+		failing := calls <= n
+		mu.Unlock()
+		if failing {
+			return nil, err
+		}
+		return then(req)
+	}
 }
 
 // replyError answers every request with err.

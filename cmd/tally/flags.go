@@ -89,6 +89,8 @@ func expectation(f *flag.Flag) string {
 	switch getter.Get().(type) {
 	case bool:
 		return "true or false"
+	case int:
+		return "a whole number"
 	case time.Duration:
 		return "a duration such as 500ms, 10s or 1m"
 	default:

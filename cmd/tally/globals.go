@@ -3,22 +3,32 @@ package main
 import (
 	"flag"
 	"net"
+	"strconv"
 	"time"
+
+	"github.com/tally-dev/tally/client"
 )
 
 const (
 	addrEnv        = "TALLY_ADDR"
 	tokenEnv       = "TALLY_TOKEN"
 	idTokenEnv     = "TALLY_ID_TOKEN"
+	attemptsEnv    = "TALLY_ATTEMPTS"
 	defaultAddr    = "127.0.0.1:8080"
 	defaultTimeout = 10 * time.Second
 )
+
+// defaultAttempts is the client's: the CLI retries as a program using the
+// client does.
+var defaultAttempts = client.DefaultRetryPolicy.MaxAttempts
 
 // globals are the flags that come before the command.
 type globals struct {
 	addr    string
 	json    bool
-	timeout time.Duration
+	timeout time.Duration // for each request, its retries included
+	// attempts bounds the attempts of each request; 1 means no retries.
+	attempts int
 
 	// Credentials, sent with every call (credentials.go).
 	token   string // tally token: x-tally-token
@@ -36,9 +46,16 @@ type globals struct {
 // parseGlobals reads the global flags and returns the command and its
 // arguments. getenv is injected so tests do not depend on the environment.
 func parseGlobals(args []string, getenv func(string) string) (globals, []string, error) {
-	g := globals{addr: defaultAddr, timeout: defaultTimeout}
+	g := globals{addr: defaultAddr, timeout: defaultTimeout, attempts: defaultAttempts}
 	if env := getenv(addrEnv); env != "" {
 		g.addr = env
+	}
+	if env := getenv(attemptsEnv); env != "" {
+		n, err := strconv.Atoi(env)
+		if err != nil {
+			return g, nil, usageErrorf("$%s %q must be a whole number of attempts, at least 1", attemptsEnv, env)
+		}
+		g.attempts = n
 	}
 	g.token = getenv(tokenEnv)
 	g.idToken = getenv(idTokenEnv)
@@ -57,7 +74,8 @@ func newGlobalFlagSet(g *globals) *flag.FlagSet {
 	fs := flag.NewFlagSet("tally", flag.ContinueOnError)
 	fs.StringVar(&g.addr, "addr", g.addr, "the server to call, as `HOST:PORT` (default $"+addrEnv+", else "+defaultAddr+")")
 	fs.BoolVar(&g.json, "json", g.json, "print one JSON object per result, with the API's field names")
-	fs.DurationVar(&g.timeout, "timeout", g.timeout, "deadline `D` for each request (default 10s; 0 means none)")
+	fs.DurationVar(&g.timeout, "timeout", g.timeout, "deadline `D` for each request, its retries included (default 10s; 0 means none)")
+	fs.IntVar(&g.attempts, "attempts", g.attempts, "send each request at most `N` times; 1 means no retries (default $"+attemptsEnv+", else "+strconv.Itoa(defaultAttempts)+")")
 	// The variables are the better way: other users can see a process's arguments.
 	fs.StringVar(&g.token, "token", g.token, "tally token `T`, sent as x-tally-token (default $"+tokenEnv+")")
 	fs.StringVar(&g.idToken, "id-token", g.idToken, "ID token `T` for Cloud Run's IAM check, sent as authorization: Bearer (default $"+idTokenEnv+")")
@@ -76,6 +94,9 @@ func (g globals) validate() error {
 	}
 	if g.timeout < 0 {
 		return usageErrorf("--timeout %s must not be negative", g.timeout)
+	}
+	if g.attempts < 1 {
+		return usageErrorf("--attempts (or $%s) must be at least 1, got %d", attemptsEnv, g.attempts)
 	}
 	if err := checkToken("--token", tokenEnv, g.token); err != nil {
 		return err

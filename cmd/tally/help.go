@@ -22,6 +22,15 @@ Command flags may come before or after the arguments; "--" ends the flags
 (tally inc -- -odd-name 3). Results are aligned columns or lines of text,
 or with --json one JSON object per line.
 
+Retries: inc and reset count exactly once. Each run sends a fresh
+idempotency key (or the --key given) and retries UNAVAILABLE, ABORTED,
+RESOURCE_EXHAUSTED and broken connections with backoff and the same key, so
+a lost answer is not counted twice; --no-key sends one attempt without a key.
+Reads and resize are retried likewise; create and delete only when the
+server certainly applied nothing. --attempts bounds the attempts of each
+request, --timeout its time, retries included. import, export and bench make
+their own calls and are not retried this way.
+
 Credentials: a server with a tokens file wants --token (better: $TALLY_TOKEN,
 which other users cannot see), sent as x-tally-token. Behind Cloud Run's IAM
 invoker check, add an ID token, sent as authorization: Bearer; both headers go

@@ -55,6 +55,7 @@ func TestUsageContents(t *testing.T) {
 	want = append(want,
 		"  help [COMMAND]",
 		"--addr HOST:PORT", "$TALLY_ADDR", "127.0.0.1:8080", "--json", "--timeout D",
+		"--attempts N", "$TALLY_ATTEMPTS", "--no-key",
 		"--token T", "$TALLY_TOKEN", "x-tally-token", "--id-token T", "$TALLY_ID_TOKEN", "authorization: Bearer",
 		"gcloud auth print-identity-token", "--tls", "--ca-cert FILE", "--client-cert FILE", "--client-key FILE",
 		"--server-name NAME", "--insecure",
@@ -74,12 +75,12 @@ func TestUsageContents(t *testing.T) {
 // every flag it accepts.
 func TestCommandHelp(t *testing.T) {
 	wantFlags := map[string][]string{
-		"inc":    {"--key K"},
+		"inc":    {"--key K", "--no-key"},
 		"get":    {"--at TIME"},
 		"watch":  {"--min-interval D"},
 		"create": {"--shards N", "--adaptive"},
 		"resize": {"--shards N", "--adaptive on|off"},
-		"reset":  {"--key K"},
+		"reset":  {"--key K", "--no-key"},
 		"delete": nil,
 		"list":   {"--values", "--page-size N", "--all", "--page-token T"},
 		"export": {"--prefix P", "-o FILE"},

@@ -63,13 +63,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		s := newSession(nil, stdin, stdout, stderr, g.json)
 		return report(stderr, cmd, act(ctx, s, positional))
 	}
-	api, err := connect(ctx, g)
+	seen := new(contact)
+	api, err := connect(ctx, g, seen)
 	if err != nil {
 		return report(stderr, nil, err)
 	}
 	defer api.Close()
 	s := newSession(api, stdin, stdout, stderr, g.json)
 	s.globals = g
+	s.contact = seen
 	return report(stderr, cmd, act(ctx, s, positional))
 }
 

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -24,8 +26,11 @@ type session struct {
 	out    *printer
 	stdin  io.Reader // for input read with "-" as its file name
 	stderr io.Writer // for notes that are not results
+	// contact tells whether a request of api reached the server.
+	contact *contact
 	// globals are the global flags, for a command that dials connections
-	// of its own (bench); unset for a local command.
+	// of its own (bench) or needs a client of other settings (--no-key);
+	// unset for a local command.
 	globals globals
 }
 
@@ -41,9 +46,12 @@ func newSession(api *client.Client, stdin io.Reader, stdout, stderr io.Writer, j
 }
 
 // connect prepares the client of the server, as dial prepares a connection.
-// Each request is sent once: a failure is reported, not retried, and a
-// write carries the --key given or none, as the user asked.
-func connect(ctx context.Context, g globals) (*client.Client, error) {
+// The client's defaults hold, as for any program using it: writes carry an
+// idempotency key, fresh unless the user gave one, and each request is
+// retried with the client's backoff where it is safe to, up to --attempts
+// times and within --timeout, its retries included.
+// seen, if not nil, learns whether any request reached the server.
+func connect(ctx context.Context, g globals, seen *contact) (*client.Client, error) {
 	creds := newCallCredentials(g)
 	if err := creds.checkTransport(g.useTLS()); err != nil {
 		return nil, &usageError{msg: err.Error()}
@@ -53,11 +61,12 @@ func connect(ctx context.Context, g globals) (*client.Client, error) {
 		return nil, err
 	}
 	opts := []client.Option{
-		client.WithRetry(client.RetryPolicy{MaxAttempts: 1}),
+		client.WithRetry(client.RetryPolicy{MaxAttempts: g.attempts}),
+		client.WithTimeout(g.timeout),
 		// The CLI's own credentials, whose refusals name its flags.
 		client.WithDialOptions(
 			grpc.WithPerRPCCredentials(creds),
-			grpc.WithUnaryInterceptor(callPolicy{addr: g.addr, timeout: g.timeout}.intercept),
+			grpc.WithUnaryInterceptor(callPolicy{addr: g.addr, timeout: g.timeout, seen: seen}.intercept),
 		),
 	}
 	if cfg != nil {
@@ -71,6 +80,16 @@ func connect(ctx context.Context, g globals) (*client.Client, error) {
 		return nil, usageErrorf("--addr %q: %v", g.addr, err)
 	}
 	return c, nil
+}
+
+// singleAttempt returns a client of the same server that sends each request
+// once, for a write the user wants at-least-once (--no-key); the caller
+// closes it. Like every client it connects on its first call, so the
+// session's own client, left unused, costs nothing.
+func (s *session) singleAttempt(ctx context.Context) (*client.Client, error) {
+	g := s.globals
+	g.attempts = 1
+	return connect(ctx, g, s.contact)
 }
 
 // dial prepares a connection to the server, with TLS if the flags ask for
@@ -98,11 +117,26 @@ func dial(g globals) (*grpc.ClientConn, error) {
 	return conn, nil
 }
 
-// callPolicy applies the --timeout to each request and sorts failures into
-// "never reached the server" and "the server answered".
+// callPolicy applies the --timeout to each attempt of a request and sorts
+// failures into "never reached the server" and "the server answered". (The
+// client's calls have the --timeout on their context already, covering their
+// retries; import and bench call the API directly and rely on this one.)
 type callPolicy struct {
 	addr    string
 	timeout time.Duration
+	seen    *contact // nil: not recorded
+}
+
+// contact records whether any request reached the server: a write none of
+// whose attempts did certainly applied nothing.
+type contact struct {
+	reached atomic.Bool
+}
+
+// anyReached reports whether a request reached the server; nil, as for a
+// session without one, means it may have.
+func (c *contact) anyReached() bool {
+	return c == nil || c.reached.Load()
 }
 
 func (p callPolicy) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -116,12 +150,17 @@ func (p callPolicy) intercept(ctx context.Context, method string, req, reply any
 	// connection; without one, the request never left this process.
 	var reached peer.Peer
 	err := invoker(callCtx, method, req, reply, cc, append(opts, grpc.Peer(&reached))...)
+	if reached.Addr != nil && p.seen != nil {
+		p.seen.reached.Store(true)
+	}
 	if err == nil {
 		return nil
 	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("%s: %w", method, ctx.Err())
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return fmt.Errorf("%s: %w", method, ctx.Err()) // interrupted
 	}
+	// A deadline, the attempt's or the whole request's, that passed before
+	// any connection was made means the server could not be reached.
 	if reached.Addr == nil {
 		switch status.Code(err) {
 		case codes.Unavailable, codes.DeadlineExceeded:
