@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"google.golang.org/grpc"
@@ -36,6 +37,10 @@ func (s *Server) WatchCounter(req *tallyv1.WatchCounterRequest, stream grpc.Serv
 	}
 	subject := counterSubject(id)
 	w, err := watcher.Watch(ctx, id, interval)
+	if errors.Is(err, shard.ErrTooManyWatched) {
+		return status.Errorf(codes.ResourceExhausted,
+			"%s: this server watches as many counters as it may; retry with backoff, or at another replica", validUTF8(subject))
+	}
 	if err != nil {
 		return toStatus(ctx, s.log, about(subject, err))
 	}

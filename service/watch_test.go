@@ -179,3 +179,28 @@ func TestCanceledWatchReleasesItsListeners(t *testing.T) {
 		break
 	}
 }
+
+// TestWatchCounterPastTheServersLimit: a watch the core refuses for the number of counters
+// watched is RESOURCE_EXHAUSTED.
+func TestWatchCounterPastTheServersLimit(t *testing.T) {
+	t.Parallel()
+	em := emulatortest.Start(t, emulator.Options{})
+	store, err := shard.New(emulatortest.NewClient(t, em.Addr(), "service-test"), shard.Options{MaxWatchedCounters: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close(context.Background()) })
+	wire := serve(t, New(Options{Counters: store}))
+	ctx := testContext(t)
+	for _, id := range []string{"a", "b"} {
+		if _, err := store.Create(ctx, id, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := watch(t, ctx, wire, &tallyv1.WatchCounterRequest{Name: "counters/a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := watch(t, ctx, wire, &tallyv1.WatchCounterRequest{Name: "counters/b"}); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("a second counter past the limit of one: %v, want ResourceExhausted", err)
+	}
+}

@@ -70,6 +70,12 @@ type Options struct {
 	// MinWatchInterval is the least interval a watch may ask for; shorter ones are raised to it.
 	// Default 50ms.
 	MinWatchInterval time.Duration
+	// MaxWatchedCounters bounds the counters watched at once on this server, each with two
+	// Firestore listeners (long-lived streams) of the client; a watch of one more fails with
+	// ErrTooManyWatched. Default 1,000. Google's front ends take about 100 streams per
+	// connection, reads included, so against Cloud Firestore the client needs a connection pool
+	// that fits twice this many listeners besides its other calls.
+	MaxWatchedCounters int
 	// The bounds and pace of adaptive shard counts (adaptive.go), which apply to the counters
 	// with adaptive shards on. AdaptiveMinShards and AdaptiveMaxShards bound the counts the
 	// servers choose (1 and 64 by default; counts users set are theirs); AdaptiveStep is the
@@ -129,6 +135,9 @@ func (o *Options) setDefaults() error {
 		o.WatchInterval = DefaultWatchInterval
 	}
 	o.WatchInterval = max(o.WatchInterval, o.MinWatchInterval)
+	if o.MaxWatchedCounters <= 0 {
+		o.MaxWatchedCounters = DefaultMaxWatchedCounters
+	}
 	if o.AdaptiveMinShards == 0 {
 		o.AdaptiveMinShards = DefaultAdaptiveMinShards
 	}

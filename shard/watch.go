@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -12,6 +13,12 @@ import (
 // latest value. The Firestore listeners behind it are shared: every watcher of one counter on
 // this server reads from one hub (watch_hub.go), which listens to the counter's metadata document
 // and its shards collection and computes each new state once.
+
+// DefaultMaxWatchedCounters is the default of Options.MaxWatchedCounters.
+const DefaultMaxWatchedCounters = 1000
+
+// ErrTooManyWatched: a watch would take this server past Options.MaxWatchedCounters.
+var ErrTooManyWatched = errors.New("too many counters watched on this server")
 
 // WatchUpdate is one update of a watched counter.
 type WatchUpdate struct {
@@ -72,7 +79,8 @@ func (st *watchState) update() WatchUpdate {
 // Watch starts watching counter id: the first Next returns its current value. minInterval is the
 // least time between two updates; 0 takes Options.WatchInterval, and anything below
 // Options.MinWatchInterval is raised to it. It fails with ErrNotFound if the counter does not
-// exist, ErrClosed once Close has begun, ErrUnavailable if Firestore cannot be reached.
+// exist, ErrClosed once Close has begun, ErrTooManyWatched past Options.MaxWatchedCounters,
+// ErrUnavailable if Firestore cannot be reached.
 func (s *Counters) Watch(ctx context.Context, id string, minInterval time.Duration) (*Watch, error) {
 	if err := check("id", ValidateCounterID(id)); err != nil {
 		return nil, err

@@ -54,6 +54,9 @@ func (hs *watchHubs) attach(s *Counters, id string, w *Watch) (*watchHub, error)
 	}
 	h := hs.hubs[id]
 	if h == nil {
+		if len(hs.hubs) >= s.opts.MaxWatchedCounters {
+			return nil, fmt.Errorf("watching counter %q: %d counters are watched already: %w", id, len(hs.hubs), ErrTooManyWatched)
+		}
 		if hs.hubs == nil {
 			hs.hubs = map[string]*watchHub{}
 		}

@@ -499,3 +499,29 @@ func TestWatchUpdatesAreReadsAtTheirTimes(t *testing.T) {
 	}
 	t.Logf("%d updates, %d of them deletes; final value %d", len(seen), deletes, final.Value)
 }
+
+// TestWatchedCountersAreBounded: past MaxWatchedCounters a watch of another counter fails with
+// ErrTooManyWatched, opening no listener, while more watchers of a watched counter still join;
+// once a counter's last watcher leaves, another counter may be watched.
+func TestWatchedCountersAreBounded(t *testing.T) {
+	t.Parallel()
+	opts := watchOptions
+	opts.MaxWatchedCounters = 2
+	s := newStore(t, opts)
+	for _, id := range []string{"a", "b", "c"} {
+		mustCreate(t, s, id)
+	}
+	a := startWatch(t, s, "a", 0)
+	startWatch(t, s, "b", 0)
+	if w, err := s.Watch(watchContext(t), "c", 0); !errors.Is(err, shard.ErrTooManyWatched) {
+		t.Fatalf("a third counter: %v, %v; want ErrTooManyWatched", w, err)
+	}
+	startWatch(t, s, "a", 0) // shares a's hub
+	if got, want := openWatches(s), (shard.WatchStats{Hubs: 2, Listeners: 4, Watchers: 3}); got != want {
+		t.Fatalf("WatchStats %+v, want %+v", got, want)
+	}
+	a.Close() // a still has a watcher
+	if _, err := s.Watch(watchContext(t), "c", 0); !errors.Is(err, shard.ErrTooManyWatched) {
+		t.Fatalf("a third counter while two are watched: %v; want ErrTooManyWatched", err)
+	}
+}
