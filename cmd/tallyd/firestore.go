@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/tally-dev/tally/emulator"
+	"github.com/tally-dev/tally/emulator/index"
 	"github.com/tally-dev/tally/emulator/ttl"
-	"github.com/tally-dev/tally/shard"
 	"github.com/tally-dev/tally/terraform"
 )
 
@@ -52,7 +52,7 @@ func openFirestore(ctx context.Context, cfg *Config, log *slog.Logger, dialOpts 
 			DataDir:  dir,
 			Listener: pipe,
 			Logger:   log.With("component", "emulator"),
-			TTL:      []ttl.Policy{{CollectionGroup: shard.TTLCollectionGroup, Field: shard.TTLField}},
+			TTL:      ttlPolicies(indexes),
 			// Records live for the key retention (a day by default); a sweep scans them all, so
 			// sweeping every minute is prompt enough and cheap.
 			TTLInterval:  time.Minute,
@@ -109,4 +109,14 @@ func openFirestore(ctx context.Context, cfg *Config, log *slog.Logger, dialOpts 
 		log.Info("storing counters in Firestore", "mode", cfg.Storage, "project", project, "database", cfg.Database, "emulator", cfg.EmulatorHost)
 		return client, client.Close, nil
 	}
+}
+
+// ttlPolicies are the TTL field overrides of the declaration, which Terraform deploys as TTL
+// policies (the idempotency records' expiry; terraform's tests hold it equal to shard's).
+func ttlPolicies(f *index.File) []ttl.Policy {
+	var out []ttl.Policy
+	for _, t := range f.TTLFields() {
+		out = append(out, ttl.Policy{CollectionGroup: t.CollectionGroup, Field: t.FieldPath})
+	}
+	return out
 }

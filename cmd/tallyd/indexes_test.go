@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,7 +15,9 @@ import (
 	"github.com/tally-dev/tally/emulator"
 	"github.com/tally-dev/tally/emulator/emulatortest"
 	"github.com/tally-dev/tally/emulator/index"
+	"github.com/tally-dev/tally/emulator/ttl"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
+	"github.com/tally-dev/tally/shard"
 	"github.com/tally-dev/tally/terraform"
 )
 
@@ -187,5 +190,20 @@ func TestTallysQueriesNeedTheDeclaredIndexes(t *testing.T) {
 				t.Fatalf("%s failed with %v, want a status", tt.wantStep, code)
 			}
 		})
+	}
+}
+
+// TestEmbeddedTTLPolicyIsTheDeclaredOne: the embedded emulator expires the idempotency records on
+// the field the store writes, taken from the declaration Terraform deploys.
+func TestEmbeddedTTLPolicyIsTheDeclaredOne(t *testing.T) {
+	t.Parallel()
+	decl, err := terraform.Declared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ttlPolicies(decl)
+	want := []ttl.Policy{{CollectionGroup: shard.TTLCollectionGroup, Field: shard.TTLField}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("TTL policies %v, want %v", got, want)
 	}
 }
