@@ -73,6 +73,8 @@ type Config struct {
 	WatchInterval    time.Duration `log:"watch_interval"`     // least time between updates, by default
 	MinWatchInterval time.Duration `log:"min_watch_interval"` // least time between updates a client may ask for
 	MaxWatches       int           `log:"max_watches"`        // more are refused
+	// MaxWatchedCounters bounds the counters watched at once, each with two Firestore listeners.
+	MaxWatchedCounters int `log:"max_watched_counters"`
 }
 
 // Bounds of the flags. The libraries take wider values; tallyd bounds its flags to refuse an
@@ -184,6 +186,7 @@ func (c *Config) Validate() error {
 		{"max-batch-names", int64(c.MaxBatchNames), 1, shard.MaxBatchDeltas},
 		{"max-concurrent-calls", int64(c.MaxConcurrentCalls), 1, maxMaxConcurrentCalls},
 		{"max-watches", int64(c.MaxWatches), 1, maxMaxWatches},
+		{"max-watched-counters", int64(c.MaxWatchedCounters), 1, maxMaxWatches},
 		{"adaptive-min-shards", int64(c.AdaptiveMinShards), 1, shard.MaxShards},
 		{"adaptive-max-shards", int64(c.AdaptiveMaxShards), int64(max(c.AdaptiveMinShards, 1)), shard.MaxShards},
 		{"adaptive-step", int64(c.AdaptiveStep), 2, maxAdaptiveStep},

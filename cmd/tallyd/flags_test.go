@@ -45,6 +45,7 @@ var sampleValues = map[string]string{
 	"watch-interval":       "1s",
 	"min-watch-interval":   "10ms",
 	"max-watches":          "100",
+	"max-watched-counters": "20",
 	"adaptive-min-shards":  "2",
 	"adaptive-max-shards":  "32",
 	"adaptive-step":        "4",

@@ -87,20 +87,21 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 		}
 	}()
 	counters, err := shard.New(client, shard.Options{
-		DefaultShards:     cfg.DefaultShards,
-		KeyRetention:      cfg.KeyRetention,
-		MaxBatch:          cfg.MaxBatch,
-		MaxInFlight:       cfg.MaxInFlight,
-		WatchInterval:     cfg.WatchInterval,
-		MinWatchInterval:  cfg.MinWatchInterval,
-		AdaptiveMinShards: cfg.AdaptiveMinShards,
-		AdaptiveMaxShards: cfg.AdaptiveMaxShards,
-		AdaptiveStep:      cfg.AdaptiveStep,
-		AdaptiveWindow:    cfg.AdaptiveWindow,
-		AdaptiveCooldown:  cfg.AdaptiveCooldown,
-		Logger:            log.With("component", "shard"),
-		TracerProvider:    tel.TracerProvider(),
-		MeterProvider:     tel.MeterProvider(),
+		DefaultShards:      cfg.DefaultShards,
+		KeyRetention:       cfg.KeyRetention,
+		MaxBatch:           cfg.MaxBatch,
+		MaxInFlight:        cfg.MaxInFlight,
+		WatchInterval:      cfg.WatchInterval,
+		MinWatchInterval:   cfg.MinWatchInterval,
+		MaxWatchedCounters: cfg.MaxWatchedCounters,
+		AdaptiveMinShards:  cfg.AdaptiveMinShards,
+		AdaptiveMaxShards:  cfg.AdaptiveMaxShards,
+		AdaptiveStep:       cfg.AdaptiveStep,
+		AdaptiveWindow:     cfg.AdaptiveWindow,
+		AdaptiveCooldown:   cfg.AdaptiveCooldown,
+		Logger:             log.With("component", "shard"),
+		TracerProvider:     tel.TracerProvider(),
+		MeterProvider:      tel.MeterProvider(),
 	})
 	if err != nil {
 		return fmt.Errorf("creating the counter store: %w", err)
