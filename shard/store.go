@@ -72,9 +72,10 @@ type Options struct {
 	MinWatchInterval time.Duration
 	// MaxWatchedCounters bounds the counters watched at once on this server, each with two
 	// Firestore listeners (long-lived streams) of the client; a watch of one more fails with
-	// ErrTooManyWatched. Default 1,000. Google's front ends take about 100 streams per
-	// connection, reads included, so against Cloud Firestore the client needs a connection pool
-	// that fits twice this many listeners besides its other calls.
+	// ErrTooManyWatched. Default 40: Google's front ends take about 100 streams per connection,
+	// reads included, and a client has one connection unless given a pool
+	// (option.WithGRPCConnectionPool), whose connections share the streams. The emulator has no
+	// such limit.
 	MaxWatchedCounters int
 	// The bounds and pace of adaptive shard counts (adaptive.go), which apply to the counters
 	// with adaptive shards on. AdaptiveMinShards and AdaptiveMaxShards bound the counts the

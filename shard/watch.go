@@ -14,8 +14,9 @@ import (
 // this server reads from one hub (watch_hub.go), which listens to the counter's metadata document
 // and its shards collection and computes each new state once.
 
-// DefaultMaxWatchedCounters is the default of Options.MaxWatchedCounters.
-const DefaultMaxWatchedCounters = 1000
+// DefaultMaxWatchedCounters is the default of Options.MaxWatchedCounters: 80 listeners, which
+// leave a single connection to Cloud Firestore (about 100 streams) room for its reads.
+const DefaultMaxWatchedCounters = 40
 
 // ErrTooManyWatched: a watch would take this server past Options.MaxWatchedCounters.
 var ErrTooManyWatched = errors.New("too many counters watched on this server")

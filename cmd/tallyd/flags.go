@@ -94,7 +94,7 @@ func newFlagSet(c *Config, env lookupEnv) *flag.FlagSet {
 
 	fs.DurationVar(&c.WatchInterval, "watch-interval", shard.DefaultWatchInterval, "least time between two updates of a WatchCounter stream that asks for no min_interval; changes within it are sent as one update with the latest value")
 	fs.DurationVar(&c.MinWatchInterval, "min-watch-interval", shard.DefaultMinWatchInterval, "least min_interval a WatchCounter stream may ask for; shorter ones are raised to it")
-	fs.IntVar(&c.MaxWatchedCounters, "max-watched-counters", shard.DefaultMaxWatchedCounters, fmt.Sprintf("most distinct counters watched at once, each holding two Firestore listeners (streams) however many watch it; a watch of one more is refused with RESOURCE_EXHAUSTED. Cloud Firestore takes about 100 streams per connection, reads included, and tallyd's client has one connection: keep this well below 50 there; 1..%d", maxMaxWatches))
+	fs.IntVar(&c.MaxWatchedCounters, "max-watched-counters", shard.DefaultMaxWatchedCounters, fmt.Sprintf("most distinct counters watched at once, each holding two Firestore listeners (streams) however many watch it; a watch of one more is refused with RESOURCE_EXHAUSTED. Cloud Firestore takes about 100 streams per connection, reads included, and tallyd's client has one: keep it below 50 there; the embedded emulator has no such limit; 1..%d", maxMaxWatches))
 	fs.IntVar(&c.MaxWatches, "max-watches", defaultMaxWatches, fmt.Sprintf("most WatchCounter streams open at once; more are refused with RESOURCE_EXHAUSTED. Watches hold no slot of --max-concurrent-calls and get no --default-deadline; 1..%d", maxMaxWatches))
 	return fs
 }
