@@ -140,7 +140,9 @@ func (e *Emulator) SweepTTL(ctx context.Context) (int, error) {
 }
 
 // Close stops the TTL sweeper and serving, letting in-flight calls finish, and closes storage.
-// Everything acknowledged is already durable; Close only releases resources.
+// Listen streams end first, with UNAVAILABLE: clients retry, and resume with their resume
+// tokens on an emulator restarted on the same data. Everything acknowledged is already
+// durable; Close only releases resources.
 func (e *Emulator) Close() error {
 	e.ttl.Stop()
 	// Listen streams never end on their own; GracefulStop would wait for them forever.
