@@ -29,7 +29,9 @@ type Update struct {
 //
 // When the stream breaks (UNAVAILABLE, a lost connection, the server restarting) Watch
 // reconnects with the client's backoff, and the server starts the new stream with the current
-// value, so a reconnect shows only as an update that may skip intermediate values. The
+// value, so a reconnect shows only as an update that may skip intermediate values. Updates only
+// move forward in time: a new stream, perhaps to another server whose listeners lag behind, is
+// not reported until it reaches past the last update reported (its older ones are dropped). The
 // RetryPolicy's MaxAttempts (or WatchRetry's) bounds consecutive failed connections; an update
 // received resets the count. Watch ends when the loop stops, or with one final error: ctx's when it ends, ErrNotFound
 // when the counter does not exist when the watch starts (or, after a reconnect, when it was
@@ -55,6 +57,9 @@ func (c *Client) Watch(ctx context.Context, name string, opts ...WatchOption) it
 		for {
 			err := c.watchOnce(ctx, req, func(u Update) bool {
 				failures = 0
+				if last != nil && !u.Counter.ReadTime.After(last.Counter.ReadTime) {
+					return true // what was reported already, or older
+				}
 				last = &u
 				return yield(u, nil)
 			})
@@ -69,7 +74,8 @@ func (c *Client) Watch(ctx context.Context, name string, opts ...WatchOption) it
 			reconnectable := status.Code(err) == codes.Unavailable || status.Code(err) == codes.ResourceExhausted
 			if !reconnectable || !retry.allowsAfter(failures) {
 				if status.Code(err) == codes.NotFound && last != nil && !last.Deleted {
-					gone := Update{Counter: Counter{Name: last.Counter.Name, ID: last.Counter.ID}, Deleted: true}
+					// The server does not say when; no earlier than the last update reported.
+					gone := Update{Counter: Counter{Name: last.Counter.Name, ID: last.Counter.ID, ReadTime: last.Counter.ReadTime}, Deleted: true}
 					if !yield(gone, nil) {
 						return
 					}

@@ -57,13 +57,16 @@ func valueIs(v int64) func(client.Update) bool {
 }
 
 // TestWatchThroughBrokenStreams watches a counter through a proxy that breaks the first two
-// streams' connections after two updates: the watch reconnects by itself and follows the
-// increments, a delete and a re-creation to the exact values.
+// streams' connections after their first update (the current value, which the second and third
+// stream repeat and the watch does not report again): the watch reconnects by itself and follows
+// the increments, a delete and a re-creation to the exact values. After one update, not more: the
+// server coalesces updates to at least its minimum interval, so how many a burst of increments
+// makes depends on the machine's speed.
 func TestWatchThroughBrokenStreams(t *testing.T) {
 	t.Parallel()
 	breakEarly := func(c dropproxy.Call) dropproxy.Fault {
 		if c.Method == watchMethod && c.N <= 2 {
-			return dropproxy.Fault{Action: dropproxy.BreakConnection, Messages: 2}
+			return dropproxy.Fault{Action: dropproxy.BreakConnection, Messages: 1}
 		}
 		return dropproxy.Fault{}
 	}
