@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -88,10 +89,17 @@ func collectionQuery(id int32, coll string) *pb.Target {
 // listeners, from the first commit until every listener has the last one. A listener that
 // falls behind is sent the newest state instead of every change, so changes/s can be lower than
 // commits/s × 1,000.
+//
+// The listeners share one connection (one client process) or spread over ten (ten processes).
 func BenchmarkListenFanOut(b *testing.B) {
+	for _, conns := range []int{1, 10} {
+		b.Run(fmt.Sprintf("connections=%d", conns), func(b *testing.B) { benchmarkListenFanOut(b, conns) })
+	}
+}
+
+func benchmarkListenFanOut(b *testing.B, conns int) {
 	const listeners, docs, committers = 1000, 10, 4
 	em := emulatortest.Start(b, emulator.Options{})
-	conn := benchConn(b, em)
 	raw := pb.NewFirestoreClient(benchConn(b, em))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -99,12 +107,15 @@ func BenchmarkListenFanOut(b *testing.B) {
 	var finished sync.WaitGroup
 	finished.Add(listeners)
 	last := int64(-1)
-	benchListeners(b, ctx, conn, listeners, func(i int) *pb.Target { return collectionQuery(1, "fan") }, func(i int, d *pb.Document, _ time.Time) {
-		delivered.Add(1)
-		if d.GetFields()["seq"].GetIntegerValue() == last {
-			finished.Done()
-		}
-	})
+	for range conns {
+		benchListeners(b, ctx, benchConn(b, em), listeners/conns, func(i int) *pb.Target { return collectionQuery(1, "fan") }, func(i int, d *pb.Document, _ time.Time) {
+			delivered.Add(1)
+			if d.GetFields()["seq"].GetIntegerValue() == last {
+				finished.Done()
+			}
+		})
+	}
+	runtime.GC() // not the setup's garbage
 	b.ResetTimer()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -166,6 +177,7 @@ func benchmarkListenLatency(b *testing.B, listeners int) {
 		}
 	})
 	commits := make([]time.Duration, 0, b.N)
+	runtime.GC() // not the setup's garbage
 	b.ResetTimer()
 	for i := range b.N {
 		got.Store(0)
@@ -217,6 +229,7 @@ func benchmarkCommitWithListeners(b *testing.B, durable bool, mode string) {
 	case "1000-elsewhere":
 		benchListeners(b, ctx, benchConn(b, em), listeners, func(i int) *pb.Target { return docTarget(1, fmt.Sprintf("elsewhere/d%d", i)) }, func(int, *pb.Document, time.Time) {})
 	}
+	runtime.GC() // not the setup's garbage
 	b.ResetTimer()
 	var next atomic.Int64
 	var wg sync.WaitGroup

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -47,11 +48,51 @@ type hit struct {
 	doc    *sharedDoc // the write's document as sent, shared by every hit of the write
 }
 
+// deliverySlots bounds the streams delivering commits at once. With many listeners, every
+// commit wakes every stream it concerns; were they all to run at once, the commits themselves
+// would get a sliver of the CPU. With fewer running, a stream finds more commits queued when its
+// turn comes and sends each changed document once, so delivery adapts to the load.
+var deliverySlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+
+// slowSend is how long a send may wait for its client before the stream gives its delivery
+// slot back: a client that does not read must not hold up the others.
+const slowSend = 10 * time.Millisecond
+
+// slot is a stream's hold on a delivery slot. The timer gives it back when a send is slow.
+type slot struct {
+	mu    sync.Mutex
+	held  bool // mu
+	timer *time.Timer
+}
+
+func (sl *slot) acquire(ctx context.Context) error {
+	select {
+	case deliverySlots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	sl.mu.Lock()
+	sl.held = true
+	sl.mu.Unlock()
+	return nil
+}
+
+// release gives the slot back if the stream still holds it.
+func (sl *slot) release() {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.held {
+		sl.held = false
+		<-deliverySlots
+	}
+}
+
 // stream is one Listen call.
 type stream struct {
 	hub  *Hub
 	db   resource.Database
 	send func(*pb.ListenResponse) error
+	slot slot
 
 	// Owned by the stream's goroutine.
 	targets map[int32]*target
@@ -74,6 +115,16 @@ func (h *Hub) Serve(ctx context.Context, db resource.Database, reqs <-chan Reque
 		return errShuttingDown
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	s.slot.timer = time.AfterFunc(time.Hour, s.slot.release)
+	s.slot.timer.Stop()
+	rawSend := send
+	s.send = func(r *pb.ListenResponse) error {
+		// Every send may give the slot back: while the stream holds none, that is a no-op.
+		s.slot.timer.Reset(slowSend)
+		err := rawSend(r)
+		s.slot.timer.Stop()
+		return err
+	}
 	done := make(chan error, 1)
 	go func() {
 		defer h.removeStream(s)
@@ -109,14 +160,8 @@ func (s *stream) run(ctx context.Context, reqs <-chan Request) error {
 				return err
 			}
 		case <-s.wake:
-			sent, err := s.catchUp(ctx)
-			if err != nil {
+			if err := s.deliver(ctx); err != nil {
 				return err
-			}
-			if sent {
-				if err := s.sendSnapshot(); err != nil {
-					return err
-				}
 			}
 		case <-heartbeat.C:
 			if err := s.heartbeat(ctx); err != nil {
@@ -124,6 +169,19 @@ func (s *stream) run(ctx context.Context, reqs <-chan Request) error {
 			}
 		}
 	}
+}
+
+// deliver sends what the queue holds, in a delivery slot.
+func (s *stream) deliver(ctx context.Context) error {
+	if err := s.slot.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.slot.release()
+	sent, err := s.catchUp(ctx)
+	if err == nil && sent {
+		err = s.sendSnapshot()
+	}
+	return err
 }
 
 func (s *stream) handle(ctx context.Context, r Request) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
 	"google.golang.org/grpc/codes"
@@ -186,5 +187,70 @@ func TestCloseEndsAStreamBlockedOnItsClient(t *testing.T) {
 	}
 	if err := h.Serve(context.Background(), testDB, reqs, nil); status.Code(err) != codes.Unavailable {
 		t.Fatalf("Serve after the Hub closed: %v, want UNAVAILABLE", err)
+	}
+}
+
+// TestClientsThatDoNotReadDoNotHoldUpOthers blocks more streams than there are delivery slots
+// on clients that never read, and checks that a reading stream still gets every change.
+func TestClientsThatDoNotReadDoNotHoldUpOthers(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	h := New(Options{Engine: e})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stuck := cap(deliverySlots) + 2
+	blocked := make(chan struct{}, stuck)
+	for range stuck {
+		reqs := make(chan Request, 1)
+		reqs <- Request{Add: collectionTarget(t, 1)}
+		sends := 0
+		go func() {
+			_ = h.Serve(ctx, testDB, reqs, func(*pb.ListenResponse) error {
+				if sends++; sends <= 3 { // ADD, CURRENT, the snapshot
+					return nil
+				}
+				blocked <- struct{}{}
+				<-ctx.Done()
+				return ctx.Err()
+			})
+		}()
+	}
+	responses := make(chan *pb.ListenResponse, 64)
+	reqs := make(chan Request, 1)
+	reqs <- Request{Add: collectionTarget(t, 1)}
+	go func() {
+		_ = h.Serve(ctx, testDB, reqs, func(r *pb.ListenResponse) error {
+			select {
+			case responses <- r:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	for r := range responses {
+		if isSnapshot(r) {
+			break
+		}
+	}
+	// Every stuck stream is now inside a send that never returns, holding its slot until the
+	// emulator takes it back.
+	set(t, e, "a", 1)
+	for range stuck {
+		<-blocked
+	}
+	set(t, e, "b", 2)
+	c := &client{docs: map[string]int64{}}
+	want := map[string]int64{testDB.DocumentName([]string{"c", "a"}): 1, testDB.DocumentName([]string{"c", "b"}): 2}
+	// A guard, so that a stream starved of slots fails the test rather than hanging it.
+	guard := time.NewTimer(time.Minute)
+	defer guard.Stop()
+	for !equalDocs(c.docs, want) {
+		select {
+		case r := <-responses:
+			c.apply(r)
+		case <-guard.C:
+			t.Fatalf("the reading stream got %v, want %v: the streams that do not read hold it up", c.docs, want)
+		}
 	}
 }
