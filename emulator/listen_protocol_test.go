@@ -341,3 +341,48 @@ func TestListenProtocolLimitToLast(t *testing.T) {
 	rawSet(t, raw, map[string]int64{"c/c": 5})
 	l.expect("c modified", "CHANGE c/c [1]", "SNAPSHOT")
 }
+
+// TestListenProtocolKindlessQuery listens to every document below a parent, whatever its
+// collection, as a kindless query (no collection id, all descendants) reads them.
+func TestListenProtocolKindlessQuery(t *testing.T) {
+	t.Parallel()
+	_, raw := startRaw(t)
+	rawSet(t, raw, map[string]int64{"users/a": 1, "users/a/posts/p": 2, "users/b/likes/l": 3})
+	l := openListen(t, raw)
+	target := &pb.Target{TargetId: 1, TargetType: &pb.Target_Query{Query: &pb.Target_QueryTarget{
+		Parent: testRoot + "/users/a",
+		QueryType: &pb.Target_QueryTarget_StructuredQuery{StructuredQuery: &pb.StructuredQuery{
+			From: []*pb.StructuredQuery_CollectionSelector{{AllDescendants: true}}}}}}}
+	l.add(target)
+	l.expect("below users/a", "ADD[1]", "CHANGE users/a/posts/p [1]", "CURRENT[1]", "SNAPSHOT")
+	rawSet(t, raw, map[string]int64{"users/b/posts/q": 4})
+	rawSet(t, raw, map[string]int64{"users/a/x/y/z/w": 5})
+	l.expect("a deep descendant; the write below users/b came first and is not part of it", "CHANGE users/a/x/y/z/w [1]", "SNAPSHOT")
+}
+
+func TestListenProtocolMalformedRequestsEndTheStream(t *testing.T) {
+	t.Parallel()
+	_, raw := startRaw(t)
+	cases := []struct {
+		name string
+		req  *pb.ListenRequest
+	}{
+		{"another database", &pb.ListenRequest{Database: "projects/other/databases/(default)", TargetChange: &pb.ListenRequest_AddTarget{AddTarget: docTarget(2, "c/a")}}},
+		{"neither add nor remove", &pb.ListenRequest{Database: testDB}},
+		{"removing an unknown target", &pb.ListenRequest{Database: testDB, TargetChange: &pb.ListenRequest_RemoveTarget{RemoveTarget: 9}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := openListen(t, raw)
+			l.add(docTarget(1, "c/a"))
+			l.expect("a valid target first", "ADD[1]", "CURRENT[1]", "SNAPSHOT")
+			if err := l.lc.Send(tc.req); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.lc.Recv(); status.Code(err) != codes.InvalidArgument {
+				t.Fatalf("got %v, want INVALID_ARGUMENT", err)
+			}
+		})
+	}
+}

@@ -254,3 +254,45 @@ func TestClientsThatDoNotReadDoNotHoldUpOthers(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleStreamsGetFreshResumeTokens waits for a heartbeat on a stream nothing happens to: it
+// moves the read time and resume token forward, so that the token does not age out.
+func TestIdleStreamsGetFreshResumeTokens(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	h := New(Options{Engine: e, Heartbeat: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	responses := make(chan *pb.ListenResponse, 16)
+	reqs := make(chan Request, 1)
+	reqs <- Request{Add: collectionTarget(t, 1)}
+	go func() {
+		_ = h.Serve(ctx, testDB, reqs, func(r *pb.ListenResponse) error {
+			select {
+			case responses <- r:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	var first *pb.TargetChange
+	for r := range responses {
+		if isSnapshot(r) {
+			first = r.GetTargetChange()
+			break
+		}
+	}
+	r := <-responses
+	if !isSnapshot(r) {
+		t.Fatalf("an idle stream got %v, want a heartbeat snapshot", r)
+	}
+	beat := r.GetTargetChange()
+	if !beat.GetReadTime().AsTime().After(first.GetReadTime().AsTime()) {
+		t.Fatalf("heartbeat read time %v, want after %v", beat.GetReadTime().AsTime(), first.GetReadTime().AsTime())
+	}
+	from, ok := decodeToken(beat.GetResumeToken())
+	if !ok || from != beat.GetReadTime().AsTime().UnixMicro() {
+		t.Fatalf("heartbeat token %x decodes to %d, %v; want its read time", beat.GetResumeToken(), from, ok)
+	}
+}
