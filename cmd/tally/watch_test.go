@@ -49,7 +49,7 @@ func TestWatch(t *testing.T) {
 					"2025-03-16T12:30:02.000001Z  12  (4 shards)\n" +
 					"2025-03-16T12:30:03.000001Z  deleted\n" +
 					"2025-03-16T12:30:04.000001Z  0  (4 shards)\n" +
-					"-  deleted\n",
+					"2025-03-16T12:30:04.000001Z  deleted\n", // gone on reconnecting: no earlier than the last update
 				stderr: "" +
 					"tally: watch interrupted (server stopping); reconnecting\n" +
 					"tally: watch interrupted (server stopping); reconnecting\n" +
@@ -65,7 +65,7 @@ func TestWatch(t *testing.T) {
 					`{"counter":{"name":"counters/x","value":"12","shardCount":4,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z","readTime":"2025-03-16T12:30:02.000001Z","adaptiveShards":false},"deleted":false}` + "\n" +
 					`{"counter":{"name":"counters/x","value":"0","shardCount":0,"readTime":"2025-03-16T12:30:03.000001Z","adaptiveShards":false},"deleted":true}` + "\n" +
 					`{"counter":{"name":"counters/x","value":"0","shardCount":4,"createTime":"2025-03-14T15:09:26.535897Z","updateTime":"2025-03-15T08:00:00Z","readTime":"2025-03-16T12:30:04.000001Z","adaptiveShards":false},"deleted":false}` + "\n" +
-					`{"counter":{"name":"counters/x","value":"0","shardCount":0,"adaptiveShards":false},"deleted":true}` + "\n",
+					`{"counter":{"name":"counters/x","value":"0","shardCount":0,"readTime":"2025-03-16T12:30:04.000001Z","adaptiveShards":false},"deleted":true}` + "\n",
 				stderr: "" +
 					"tally: watch interrupted (server stopping); reconnecting\n" +
 					"tally: watch interrupted (server stopping); reconnecting\n" +
