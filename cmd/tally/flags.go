@@ -153,7 +153,8 @@ func (f *onOffFlag) Set(s string) error {
 }
 
 // timeFlag is an optional moment: an RFC 3339 time, or a negative duration
-// counted back from when the command runs (-5m, -1h30m).
+// counted back from when the command runs (-5m, -1h30m), taken to its whole
+// minute when it is more than pitrExactWindow ago.
 type timeFlag struct {
 	value time.Time
 	set   bool
@@ -161,6 +162,10 @@ type timeFlag struct {
 }
 
 var _ flag.Value = (*timeFlag)(nil)
+
+// pitrExactWindow is how far back Firestore reads at any microsecond; older reads
+// must be at whole minutes.
+const pitrExactWindow = time.Hour
 
 func (f *timeFlag) String() string {
 	if f == nil || !f.set {
@@ -179,7 +184,13 @@ func (f *timeFlag) Set(s string) error {
 		if f.now != nil {
 			now = f.now
 		}
-		f.value, f.set = now().Add(d), true
+		at := now().Add(d)
+		if d < -pitrExactWindow {
+			// Firestore reads beyond its last hour only at whole minutes (the server refuses
+			// other times there); a time ago is approximate anyway, so take its minute.
+			at = at.Truncate(time.Minute)
+		}
+		f.value, f.set = at, true
 		return nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -72,6 +73,31 @@ func TestParseFlagsHelp(t *testing.T) {
 			fs := flag.NewFlagSet("cmd", flag.ContinueOnError)
 			if _, err := parseFlags(fs, []string{"x", arg}, true); !errors.Is(err, flag.ErrHelp) {
 				t.Errorf("error = %v, want flag.ErrHelp", err)
+			}
+		})
+	}
+}
+
+// TestTimeFlagAgo: a time ago within the last hour is exact to the microsecond the command ran
+// at; one further back is taken to its whole minute, the only times Firestore reads there.
+func TestTimeFlagAgo(t *testing.T) {
+	now := time.Date(2025, 3, 16, 12, 30, 45, 123456000, time.UTC)
+	for _, tt := range []struct {
+		arg  string
+		want time.Time
+	}{
+		{"-5m", time.Date(2025, 3, 16, 12, 25, 45, 123456000, time.UTC)},
+		{"-1h", time.Date(2025, 3, 16, 11, 30, 45, 123456000, time.UTC)},
+		{"-1h30m", time.Date(2025, 3, 16, 11, 0, 0, 0, time.UTC)},
+		{"-48h", time.Date(2025, 3, 14, 12, 30, 0, 0, time.UTC)},
+	} {
+		t.Run(tt.arg, func(t *testing.T) {
+			f := &timeFlag{now: func() time.Time { return now }}
+			if err := f.Set(tt.arg); err != nil {
+				t.Fatal(err)
+			}
+			if !f.value.Equal(tt.want) {
+				t.Errorf("--at %s at %v: %v, want %v", tt.arg, now, f.value, tt.want)
 			}
 		})
 	}

@@ -18,7 +18,9 @@ command fails with NOT_FOUND.
 
 With --at the counters are shown as they were at TIME, an RFC 3339 time
 (2025-03-14T15:09:26Z) or a time ago (-5m, -1h30m): the exact values of that
-instant. TIME must not be in the future (INVALID_ARGUMENT) and must be within
+instant. A time more than an hour ago must be a whole minute, as Firestore reads
+there only at whole minutes (INVALID_ARGUMENT otherwise); a time ago that far back
+is taken to its minute. TIME must not be in the future (INVALID_ARGUMENT) and must be within
 the window the storage keeps versions for, an hour in the embedded and
 emulator storage, Firestore's point-in-time recovery window in production
 (FAILED_PRECONDITION otherwise). A counter created after TIME is NOT_FOUND.`,
