@@ -14,6 +14,7 @@ import (
 
 	"github.com/tally-dev/tally/emulator"
 	"github.com/tally-dev/tally/emulator/emulatortest"
+	"github.com/tally-dev/tally/emulator/index"
 	"github.com/tally-dev/tally/shard"
 )
 
@@ -174,6 +175,8 @@ func exercise(t *testing.T, rec *recorder) {
 // indexNeed is what one query needs from the indexes.
 type indexNeed struct {
 	query     string // for messages
+	q         *pb.StructuredQuery
+	aggs      []*pb.StructuredAggregationQuery_Aggregation
 	group     string
 	scope     string   // COLLECTION or COLLECTION_GROUP
 	equality  []string // fields compared for equality, in any order in an index
@@ -189,7 +192,7 @@ func needOf(q *pb.StructuredQuery, aggs []*pb.StructuredAggregationQuery_Aggrega
 	if len(q.GetFrom()) != 1 {
 		return indexNeed{}, fmt.Errorf("query over %d collections", len(q.GetFrom()))
 	}
-	n := indexNeed{query: q.String(), group: q.GetFrom()[0].GetCollectionId(), scope: "COLLECTION"}
+	n := indexNeed{query: q.String(), q: q, aggs: aggs, group: q.GetFrom()[0].GetCollectionId(), scope: "COLLECTION"}
 	if q.GetFrom()[0].GetAllDescendants() {
 		n.scope = "COLLECTION_GROUP"
 	}
@@ -270,49 +273,6 @@ func (n indexNeed) composite() bool {
 	return fields > 1 && (len(n.ordered) > 0 || n.aggregate != "")
 }
 
-// servedBy reports whether the composite index ix serves the query.
-func (n indexNeed) servedBy(ix Index) bool {
-	if ix.CollectionGroup != n.group || ix.QueryScope != n.scope {
-		return false
-	}
-	want := len(n.equality) + len(n.ordered)
-	if n.aggregate != "" {
-		want++
-	}
-	if len(ix.Fields) != want {
-		return false
-	}
-	var eq []string
-	for _, f := range ix.Fields[:len(n.equality)] {
-		if f.Order == "" {
-			return false
-		}
-		eq = append(eq, f.FieldPath)
-	}
-	sort.Strings(eq)
-	if !slices.Equal(eq, n.equality) {
-		return false
-	}
-	// The ordered fields in the query's directions, or all reversed (the index read backwards).
-	same, reversed := true, true
-	for i, o := range n.ordered {
-		f := ix.Fields[len(n.equality)+i]
-		if f.FieldPath != o.field {
-			return false
-		}
-		same = same && f.Order == o.direction
-		reversed = reversed && f.Order != "" && f.Order != o.direction
-	}
-	if !same && !reversed {
-		return false
-	}
-	if n.aggregate != "" {
-		last := ix.Fields[len(ix.Fields)-1]
-		return last.FieldPath == n.aggregate && last.Order != ""
-	}
-	return true
-}
-
 // singleFields are the single-field indexes a query served without a composite index uses.
 func (n indexNeed) singleFields() []string {
 	out := append([]string{}, n.equality...)
@@ -325,34 +285,26 @@ func (n indexNeed) singleFields() []string {
 	return out
 }
 
-// hasSingleField reports whether field of group keeps a single-field index usable in scope:
-// the automatic ones (collection scope only) unless an override replaces them.
-func hasSingleField(decl *Indexes, group, field, scope string) bool {
-	for _, o := range decl.FieldOverrides {
-		if o.CollectionGroup == group && o.FieldPath == field {
-			return slices.ContainsFunc(o.Indexes, func(it FieldOverrideItem) bool { return it.QueryScope == scope && it.Order != "" })
-		}
-	}
-	return scope == "COLLECTION"
-}
-
 // indexProblems checks the declaration against recorded queries and increment writes.
 func indexProblems(decl *Indexes, needs []indexNeed, written map[string]map[string]bool) []string {
 	var out []string
+	set := index.New(decl)          // the emulator's rules decide whether the declaration serves a query
 	singleUsed := map[string]bool{} // group/field whose single-field index a query uses
 	for _, n := range needs {
+		err := set.Check(n.q, n.aggs)
 		if n.composite() {
-			if !slices.ContainsFunc(decl.Indexes, n.servedBy) {
-				out = append(out, fmt.Sprintf("no declared composite index serves the query on %s (%s): equality %v, ordered %v, aggregating %q:\n\t%s",
-					n.group, n.scope, n.equality, n.ordered, n.aggregate, n.query))
+			if err != nil {
+				out = append(out, fmt.Sprintf("no declared composite index serves the query on %s (%s): equality %v, ordered %v, aggregating %q: %v:\n\t%s",
+					n.group, n.scope, n.equality, n.ordered, n.aggregate, err, n.query))
 			}
 			continue
 		}
 		for _, f := range n.singleFields() {
 			singleUsed[n.group+"/"+f] = true
-			if !hasSingleField(decl, n.group, f, n.scope) {
-				out = append(out, fmt.Sprintf("the query on %s needs a single-field index on %s, which the declaration removes:\n\t%s", n.group, f, n.query))
-			}
+		}
+		if err != nil {
+			out = append(out, fmt.Sprintf("the query on %s needs a single-field index on %s, which the declaration removes: %v:\n\t%s",
+				n.group, strings.Join(n.singleFields(), ", "), err, n.query))
 		}
 	}
 	exempt := map[string]bool{}
