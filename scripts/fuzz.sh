@@ -36,6 +36,7 @@ targets=(
   "./emulator/resource FuzzFormatName"
   "./emulator/query FuzzCompileQuery"
   "./emulator/query FuzzRunQuery"
+  "./emulator/index FuzzCheck"
   "./emulator/storage FuzzKeyOrder"
   "./emulator/storage FuzzVersionEncoding"
   "./emulator/storage FuzzDecodePath"
