@@ -9,34 +9,61 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alphapb "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 )
 
-// TestOpenServices: health checking and reflection answer without credentials.
+// TestOpenServices: health checking and reflection, both versions the server registers, answer
+// without credentials while authentication is on.
 func TestOpenServices(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{principals: testPrincipals})
-	ctx := testContext(t)
-	health := healthpb.NewHealthClient(e.conn)
-	if _, err := health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
-		t.Errorf("health Check: %v", err)
+	tests := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"health Check", func(ctx context.Context) error {
+			_, err := healthpb.NewHealthClient(e.conn).Check(ctx, &healthpb.HealthCheckRequest{})
+			return err
+		}},
+		{"health Watch", func(ctx context.Context) error {
+			watch, err := healthpb.NewHealthClient(e.conn).Watch(ctx, &healthpb.HealthCheckRequest{})
+			if err != nil {
+				return err
+			}
+			_, err = watch.Recv()
+			return err
+		}},
+		{"reflection v1", func(ctx context.Context) error {
+			refl, err := reflectionpb.NewServerReflectionClient(e.conn).ServerReflectionInfo(ctx)
+			if err != nil {
+				return err
+			}
+			if err := refl.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+				return err
+			}
+			_, err = refl.Recv()
+			return err
+		}},
+		{"reflection v1alpha", func(ctx context.Context) error {
+			refl, err := reflectionv1alphapb.NewServerReflectionClient(e.conn).ServerReflectionInfo(ctx)
+			if err != nil {
+				return err
+			}
+			if err := refl.Send(&reflectionv1alphapb.ServerReflectionRequest{MessageRequest: &reflectionv1alphapb.ServerReflectionRequest_ListServices{}}); err != nil {
+				return err
+			}
+			_, err = refl.Recv()
+			return err
+		}},
 	}
-	watch, err := health.Watch(ctx, &healthpb.HealthCheckRequest{})
-	if err == nil {
-		_, err = watch.Recv()
-	}
-	if err != nil {
-		t.Errorf("health Watch: %v", err)
-	}
-	refl, err := reflectionpb.NewServerReflectionClient(e.conn).ServerReflectionInfo(ctx)
-	if err == nil {
-		err = refl.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}})
-	}
-	if err == nil {
-		_, err = refl.Recv()
-	}
-	if err != nil {
-		t.Errorf("reflection: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if err := tt.call(testContext(t)); err != nil {
+				t.Errorf("%s without credentials: %v", tt.name, err)
+			}
+		})
 	}
 }
 
