@@ -19,7 +19,7 @@ import (
 type Permission uint8
 
 const (
-	// Read: GetCounter, BatchGetCounters, ListCounters.
+	// Read: GetCounter, BatchGetCounters, ListCounters, WatchCounter.
 	Read Permission = 1 << iota
 	// Write: Increment, BatchIncrement.
 	Write
