@@ -106,7 +106,15 @@ func (s *Set) check(n *need) error {
 			return nil
 		}
 		if len(fields) == 1 {
-			return &MissingIndexError{Override: s.overrideSuggestion(n, fields[0], n.equality[0].mode)}
+			// One field, maybe both == and array-contains: suggest the mode it lacks.
+			mode := n.equality[0].mode
+			for _, e := range n.equality {
+				if !s.single(n.group, e.field, n.scope, anyOrder(e.mode)) {
+					mode = e.mode
+					break
+				}
+			}
+			return &MissingIndexError{Override: s.overrideSuggestion(n, fields[0], mode)}
 		}
 		return &MissingIndexError{Index: n.suggestion()}
 	case len(fields) == 1:
