@@ -39,7 +39,10 @@ call's latency then counts from when it was due, so that a server falling
 behind shows in it. A latency is exact to within 1%.
 
 A progress line on stderr shows, for each interval, the successful calls per
-second, the p99 latency and the errors. Interrupting the run stops it early;
+second, the p99 latency and the errors. The chart (--chart) and the JSON's
+per_second show each second of the run; a last partial second shorter than
+half a second joins the one before it, since a rate over a few milliseconds
+says little. Interrupting the run stops it early;
 the results and the check follow. The exit status is 1 if a counter does not
 hold what the check expects.`,
 		setup: func(fs *flag.FlagSet) action {
