@@ -17,10 +17,11 @@ import (
 // TestOverloadShedsAndCountsExactly overloads tallyd: many more callers than
 // --max-concurrent-calls increment one counter. Some calls are refused with RESOURCE_EXHAUSTED,
 // none fails otherwise, health still answers, and the counter holds exactly the successful
-// increments: a shed call was never applied.
+// increments: a shed call was never applied. The scrape of /metrics counts every refusal the
+// clients saw as shed for the concurrency limit, and none for a full queue.
 func TestOverloadShedsAndCountsExactly(t *testing.T) {
 	t.Parallel()
-	srv := startTallyd(t, "", "--max-concurrent-calls", "4")
+	srv := startTallyd(t, "", "--max-concurrent-calls", "4", "--admin-addr", "127.0.0.1:0")
 	const connections, callers = 4, 64
 	conns := make([]tallyv1.CounterServiceClient, connections)
 	for i := range conns {
@@ -64,5 +65,13 @@ func TestOverloadShedsAndCountsExactly(t *testing.T) {
 	}
 	if got := value(t, conns[0], "overload"); got != succeeded.Load() {
 		t.Fatalf("value %d, but %d increments succeeded (%d shed)", got, succeeded.Load(), shed.Load())
+	}
+	// Every call has been answered, so every refusal has been counted.
+	metrics := scrape(t, srv.admin)
+	if got := counterValue(metrics, "tally_calls_shed_total", map[string]string{"reason": "concurrency_limit"}); got != float64(shed.Load()) {
+		t.Errorf(`tally_calls_shed_total{reason="concurrency_limit"} = %v, but the clients saw %d calls shed`, got, shed.Load())
+	}
+	if got := counterValue(metrics, "tally_calls_shed_total", map[string]string{"reason": "queue_full"}); got != 0 {
+		t.Errorf(`tally_calls_shed_total{reason="queue_full"} = %v, want 0: no queue filled behind a limit of 4 calls`, got)
 	}
 }
