@@ -71,7 +71,7 @@ func longLived(fullMethod string) bool {
 }
 
 // watchLimiter refuses watches beyond its max open at once with RESOURCE_EXHAUSTED, as limiter
-// does other calls.
+// does other calls, and counts each refusal through its onShed.
 type watchLimiter struct{ *limiter }
 
 func (w watchLimiter) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
@@ -79,6 +79,9 @@ func (w watchLimiter) stream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 		return handler(srv, ss)
 	}
 	if !w.acquire() {
+		if w.onShed != nil {
+			w.onShed(ss.Context())
+		}
 		return status.Errorf(codes.ResourceExhausted,
 			"tallyd is serving its limit of %d watches at once: retry with backoff, or at another replica", w.max)
 	}

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+
 	"google.golang.org/grpc"
 
+	"github.com/tally-dev/tally/internal/telemetry"
 	"github.com/tally-dev/tally/service"
 )
 
@@ -19,14 +22,24 @@ import (
 // storage closes; calls tells shutdown which calls it waits for or cuts off.
 //
 // The limiter comes first, so that a shed call costs nothing more; the default deadline last of
-// tallyd's own, so that it bounds only what runs after it.
+// tallyd's own, so that it bounds only what runs after it. A refused watch is counted as shed
+// through the call limiter's callback, with the reason watch_limit.
 func newGRPCServer(cfg *Config, limit *limiter, calls *openCalls, extra ...grpc.ServerOption) *grpc.Server {
 	deadline := defaultDeadline(cfg.DefaultDeadline)
 	opts := append(limitOptions(cfg),
 		grpc.ForceServerCodecV2(service.Codec()),
 		grpc.WaitForHandlers(true),
 		grpc.ChainUnaryInterceptor(limit.unary, calls.unary, deadline.unary),
-		grpc.ChainStreamInterceptor(limit.stream, watchLimiter{newLimiter(cfg.MaxWatches, nil)}.stream, calls.stream, deadline.stream),
+		grpc.ChainStreamInterceptor(limit.stream, watchLimiter{newLimiter(cfg.MaxWatches, shedFor(limit.onShed, telemetry.ShedReasonWatches))}.stream, calls.stream, deadline.stream),
 	)
 	return grpc.NewServer(append(opts, extra...)...)
+}
+
+// shedFor is the callback that counts a refusal through onShed (the call limit's) with reason
+// in place of the call limit's own; nil if onShed is.
+func shedFor(onShed func(context.Context), reason string) func(context.Context) {
+	if onShed == nil {
+		return nil
+	}
+	return func(ctx context.Context) { onShed(telemetry.WithShedReason(ctx, reason)) }
 }

@@ -69,10 +69,22 @@ func (t *Telemetry) MetricsHandler() http.Handler { return t.metrics }
 const (
 	callsShedMetric      = "tally.calls.shed"
 	callsShedDescription = "Calls refused with RESOURCE_EXHAUSTED before anything was applied, by reason."
-	// ShedReasonConcurrency is the reason Shed records: the call came over the server's limit
-	// of concurrent calls.
+	// ShedReasonConcurrency is the reason Shed records unless its context names another: the
+	// call came over the server's limit of concurrent calls.
 	ShedReasonConcurrency = "concurrency_limit"
+	// ShedReasonWatches is the reason of a WatchCounter refused because the server had its limit
+	// of watches open.
+	ShedReasonWatches = "watch_limit"
 )
+
+// shedReasonKey is the context key of WithShedReason.
+type shedReasonKey struct{}
+
+// WithShedReason returns ctx with the reason that Shed records for a call refused in it, so that
+// the server's limiters, each refusing for a reason of its own, can share one callback.
+func WithShedReason(ctx context.Context, reason string) context.Context {
+	return context.WithValue(ctx, shedReasonKey{}, reason)
+}
 
 func (t *Telemetry) newShedCounter() error {
 	c, err := t.meterProvider.Meter(instrumentationName).Int64Counter(callsShedMetric,
@@ -85,5 +97,12 @@ func (t *Telemetry) newShedCounter() error {
 	return nil
 }
 
-// Shed counts a call refused because the server was at its limit of concurrent calls.
-func (t *Telemetry) Shed(ctx context.Context) { t.shed.Add(ctx, 1, t.shedLimitOpts...) }
+// Shed counts a call refused because the server was at its limit of concurrent calls, or for
+// the reason WithShedReason put in ctx.
+func (t *Telemetry) Shed(ctx context.Context) {
+	if reason, ok := ctx.Value(shedReasonKey{}).(string); ok {
+		t.shed.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
+		return
+	}
+	t.shed.Add(ctx, 1, t.shedLimitOpts...)
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
+)
+
+// TestRefusedWatchIsCountedAsShed: with --max-watches 2, a third WatchCounter is refused with
+// RESOURCE_EXHAUSTED, and /metrics counts it as shed with the reason watch_limit, not as a call
+// over the concurrency limit.
+func TestRefusedWatchIsCountedAsShed(t *testing.T) {
+	t.Parallel()
+	srv := startTallyd(t, "", "--max-watches", "2", "--admin-addr", "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	c := dial(t, srv.addr)
+	if _, err := c.CreateCounter(ctx, &tallyv1.CreateCounterRequest{CounterId: "watched"}); err != nil {
+		t.Fatal(err)
+	}
+	watch := func() error {
+		stream, err := c.WatchCounter(ctx, &tallyv1.WatchCounterRequest{Name: "counters/watched"})
+		if err != nil {
+			return err
+		}
+		_, err = stream.Recv() // the first update: the watch holds its slot
+		return err
+	}
+	for i := range 2 {
+		if err := watch(); err != nil {
+			t.Fatalf("watch %d of --max-watches 2: %v", i+1, err)
+		}
+	}
+	if err := watch(); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("a third watch: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	metrics := scrape(t, srv.admin)
+	for reason, want := range map[string]float64{"watch_limit": 1, "concurrency_limit": 0} {
+		if got := counterValue(metrics, "tally_calls_shed_total", map[string]string{"reason": reason}); got != want {
+			t.Errorf(`tally_calls_shed_total{reason=%q} = %v, want %v`, reason, got, want)
+		}
+	}
+}
