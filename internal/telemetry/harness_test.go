@@ -2,12 +2,15 @@ package telemetry_test
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -34,6 +37,7 @@ type stack struct {
 	spans    *tracetest.SpanRecorder
 	reader   *sdkmetric.ManualReader
 	counters *shard.Counters
+	client   *firestore.Client // the counters' connection to the emulator
 	inj      *faultinject.Injector
 	api      tallyv1.CounterServiceClient
 	addr     string // the server's
@@ -69,7 +73,7 @@ func newStack(t *testing.T, opts shard.Options) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.counters = counters
+	st.counters, st.client = counters, client
 
 	gs := grpc.NewServer(grpc.ForceServerCodecV2(service.Codec()), grpc.StatsHandler(tel.ServerStatsHandler()))
 	tallyv1.RegisterCounterServiceServer(gs, service.New(service.Options{Counters: counters}))
@@ -210,3 +214,62 @@ func attr(attrs []attribute.KeyValue, k string) (attribute.Value, bool) {
 	}
 	return attribute.Value{}, false
 }
+
+// shardInstruments returns the name of every metric instrument the sharding core makes, whatever
+// traffic it then sees: shard.New makes them all, on a meter provider whose view sees each one
+// made. It uses a store of its own on client, closed before it returns.
+func shardInstruments(t *testing.T, client *firestore.Client) []string {
+	t.Helper()
+	var (
+		mu    sync.Mutex
+		names []string
+	)
+	mp := sdkmetric.NewMeterProvider(
+		// A view applies only to the instruments of a reader's pipeline: without a reader it
+		// would see none.
+		sdkmetric.WithReader(sdkmetric.NewManualReader()),
+		sdkmetric.WithView(func(i sdkmetric.Instrument) (sdkmetric.Stream, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			names = append(names, i.Name)
+			return sdkmetric.Stream{}, false
+		}))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	counters, err := shard.New(client, shard.Options{MeterProvider: mp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := counters.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(names) == 0 {
+		t.Fatal("the sharding core made no metric instruments that a view saw")
+	}
+	return slices.Compact(slices.Sorted(slices.Values(names)))
+}
+
+// lineLogged is a log handler that closes seen once it handles a record with the message msg,
+// so that a test can wait for that line instead of sleeping.
+type lineLogged struct {
+	msg  string
+	seen chan struct{}
+	once *sync.Once
+}
+
+func newLineLogged(msg string) lineLogged {
+	return lineLogged{msg: msg, seen: make(chan struct{}), once: new(sync.Once)}
+}
+
+func (l lineLogged) Enabled(context.Context, slog.Level) bool { return true }
+func (l lineLogged) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l lineLogged) WithGroup(string) slog.Handler            { return l }
+func (l lineLogged) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == l.msg {
+		l.once.Do(func() { close(l.seen) })
+	}
+	return nil
+}
+
+var _ slog.Handler = lineLogged{}

@@ -63,19 +63,22 @@ func TestScrapedMetrics(t *testing.T) {
 	}{
 		{"tally_increments_total", nil, trafficIncrements, false},
 		{"tally_duplicates_total", nil, trafficDuplicates, false},
-		// Batches: the held increment, the two behind it, and each keyed call.
-		{"tally_batch_size", nil, 4, false},
-		{"tally_commit_outcomes_total", map[string]string{"outcome": "applied"}, 3, false},
+		// Batches: the held increment, the two behind it, each keyed call, the adaptive counter's.
+		{"tally_batch_size", nil, 5, false},
+		{"tally_commit_outcomes_total", map[string]string{"outcome": "applied"}, 4, false},
 		// The repeated key's commit: its record existed, so it applied nothing.
 		{"tally_commit_outcomes_total", map[string]string{"outcome": "conflict"}, 1, false},
-		{"tally_commit_duration_seconds", map[string]string{"outcome": "applied"}, 3, false},
+		{"tally_commit_duration_seconds", map[string]string{"outcome": "applied"}, 4, false},
 		{"tally_reads_total", map[string]string{"operation": "get"}, 2, false},
 		{"tally_reads_total", map[string]string{"operation": "list"}, 1, false},
 		{"tally_read_duration_seconds", map[string]string{"operation": "get"}, 2, false},
 		{"tally_queue_depth", nil, 0, false},
 		{"tally_calls_shed_total", map[string]string{"reason": "queue_full"}, 1, false},
 		{"tally_calls_shed_total", map[string]string{"reason": "concurrency_limit"}, 1, false},
-		{"rpc_server_call_duration_seconds", map[string]string{"rpc_method": increment, "rpc_response_status_code": "OK"}, 5, false},
+		{"tally_shard_resizes_total", map[string]string{"direction": "shrink", "reason": "cooled"}, trafficResizes, false},
+		{"tally_shard_resizes_total", nil, trafficResizes, false},
+		{"rpc_server_call_duration_seconds", map[string]string{"rpc_method": increment, "rpc_response_status_code": "OK"}, 6, false},
+		{"rpc_server_call_duration_seconds", map[string]string{"rpc_method": "tally.v1.CounterService/CreateCounter", "rpc_response_status_code": "OK"}, 1, false},
 		{"rpc_server_call_duration_seconds", map[string]string{"rpc_method": increment, "rpc_response_status_code": "RESOURCE_EXHAUSTED"}, 1, false},
 		{"rpc_server_call_duration_seconds", map[string]string{"rpc_method": "tally.v1.CounterService/GetCounter", "rpc_response_status_code": "NOT_FOUND"}, 1, false},
 		{"rpc_client_call_duration_seconds", map[string]string{"rpc_method": "google.firestore.v1.Firestore/Commit", "rpc_response_status_code": "OK"}, 4, true},
@@ -92,7 +95,7 @@ func TestScrapedMetrics(t *testing.T) {
 		})
 	}
 
-	// The batch-size histogram saw the coalesced batch: of 4 batches carrying 5 increments, one
+	// The batch-size histogram saw the coalesced batch: of 5 batches carrying 6 increments, one
 	// is above the bucket of 1.
 	h := series(fams, "tally_batch_size", nil)
 	if len(h) != 1 {
@@ -104,8 +107,8 @@ func TestScrapedMetrics(t *testing.T) {
 			single = b.GetCumulativeCount()
 		}
 	}
-	if hist := h[0].GetHistogram(); hist.GetSampleSum() != 5 || hist.GetSampleCount()-single != 1 {
-		t.Errorf("tally_batch_size: sum %v, %d of %d batches above 1; want sum 5 and one coalesced batch",
+	if hist := h[0].GetHistogram(); hist.GetSampleSum() != 6 || hist.GetSampleCount()-single != 1 {
+		t.Errorf("tally_batch_size: sum %v, %d of %d batches above 1; want sum 6 and one coalesced batch",
 			hist.GetSampleSum(), hist.GetSampleCount()-single, hist.GetSampleCount())
 	}
 }
