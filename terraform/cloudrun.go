@@ -20,6 +20,8 @@ type Container struct {
 	Computed []string
 	// Args are the container's arguments (none when the module sets none).
 	Args []string
+	// Probes are its health probes by block name (startup_probe, liveness_probe).
+	Probes map[string]Probe
 }
 
 // CloudRunContainer reads the Terraform module in dir and returns the serving container of its
@@ -125,6 +127,11 @@ func (e *evaluator) container(b *hclsyntax.Block) (*Container, error) {
 		c.Computed = append(c.Computed, n)
 	}
 	sort.Strings(c.Computed)
+	probes, err := e.probes(b)
+	if err != nil {
+		return nil, err
+	}
+	c.Probes = probes
 	return c, nil
 }
 

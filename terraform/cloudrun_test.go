@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zclconf/go-cty/cty"
 )
 
 var moduleDir = filepath.Join("modules", "tally")
@@ -82,7 +84,8 @@ func TestCloudRunContainer(t *testing.T) {
 }
 
 // TestCloudRunService checks the service's shape as planned: gRPC over h2c end to end, probes
-// on gRPC health at the serving port, the token secret mounted where TALLY_TOKENS_FILE points.
+// on gRPC health at the serving port (the startup probe for the server as a whole, the liveness
+// probe for a service of its own), the token secret mounted where TALLY_TOKENS_FILE points.
 func TestCloudRunService(t *testing.T) {
 	cfg := loadConfigT(t, moduleDir)
 	for name, vars := range serviceScenarios {
@@ -111,21 +114,41 @@ func TestCloudRunService(t *testing.T) {
 			if port.str("name") != "h2c" {
 				t.Errorf("port name %q, want h2c: Cloud Run would speak HTTP/1.1 to tallyd", port.str("name"))
 			}
-			// Startup waits for gRPC health (Firestore reachable); liveness only for the port,
-			// so that an outage of Firestore does not restart every instance.
-			for _, probe := range []struct{ name, kind string }{{"startup_probe", "grpc"}, {"liveness_probe", "tcp_socket"}} {
-				p := serving.blocks[probe.name]
-				if len(p) != 1 || len(p[0].blocks[probe.kind]) != 1 || len(p[0].blocks) != 1 {
-					t.Errorf("%s is not a %s probe alone", probe.name, probe.kind)
-					continue
-				}
-				if got, want := p[0].blocks[probe.kind][0].attrs["port"], port.attrs["container_port"]; !got.RawEquals(want) {
-					t.Errorf("%s probes port %v, the container serves on %v", probe.name, got.GoString(), want.GoString())
-				}
-			}
 			c, err := CloudRunContainer(moduleDir, vars)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Both probes are gRPC health (Cloud Run takes no TCP liveness probe). Startup waits
+			// for the server as a whole, SERVING once Firestore is reachable; liveness asks about
+			// a service of its own, which does not follow Firestore, so that an outage of
+			// Firestore restarts no instance. cmd/tallyd's TestTerraformProbesAskTallydsHealth
+			// holds the name against the service tallyd registers.
+			for _, probe := range []struct {
+				name        string
+				wantService bool
+			}{{"startup_probe", false}, {"liveness_probe", true}} {
+				p := serving.blocks[probe.name]
+				if len(p) != 1 || len(p[0].blocks["grpc"]) != 1 || len(p[0].blocks) != 1 {
+					t.Errorf("%s is not a grpc probe alone", probe.name)
+					continue
+				}
+				grpcProbe := p[0].blocks["grpc"][0]
+				if got, want := grpcProbe.attrs["port"], port.attrs["container_port"]; !got.RawEquals(want) {
+					t.Errorf("%s probes port %v, the container serves on %v", probe.name, got.GoString(), want.GoString())
+				}
+				service := grpcProbe.str("service")
+				if (service != "") != probe.wantService {
+					t.Errorf("%s asks about health service %q; want the server as a whole: %v", probe.name, service, !probe.wantService)
+				}
+				// What CloudRunContainer reports, which cmd/tallyd's test reads, is what is planned.
+				want := Probe{Kind: "grpc", Service: service}
+				if n, ok := grpcProbe.attrs["port"]; ok && n.Type() == cty.Number {
+					i, _ := n.AsBigFloat().Int64()
+					want.Port = int(i)
+				}
+				if got := c.Probes[probe.name]; got != want {
+					t.Errorf("CloudRunContainer reports %s as %+v, planned %+v", probe.name, got, want)
+				}
 			}
 			file, tokens := c.Env["TALLY_TOKENS_FILE"]
 			mounts := serving.blocks["volume_mounts"]

@@ -37,6 +37,23 @@ const maxProbeTimeout = 2 * time.Second
 // the counter service.
 var servedServices = []string{"", tallyv1.CounterService_ServiceDesc.ServiceName}
 
+// livenessService is the health service a liveness check asks about (the Terraform module's
+// Cloud Run liveness probe does): SERVING from the start as long as the process serves gRPC,
+// whatever Firestore does. The prober never sets it, so that an outage of Firestore, which
+// turns the services above NOT_SERVING, restarts no instance: a restart would drop the calls
+// an instance holds and find Firestore no more reachable. Like every service it turns
+// NOT_SERVING when a shutdown begins (health.Server.Shutdown), when the instance is going away
+// anyway.
+const livenessService = "liveness"
+
+// newHealthServer is the gRPC health server with every service tallyd reports: "" SERVING until
+// the first probe says otherwise (as health.NewServer starts it), and livenessService SERVING.
+func newHealthServer() *health.Server {
+	h := health.NewServer()
+	h.SetServingStatus(livenessService, healthpb.HealthCheckResponse_SERVING)
+	return h
+}
+
 // prober keeps the gRPC health status in step with Firestore's reachability: SERVING while a
 // cheap read succeeds, NOT_SERVING while it fails. After health.Server.Shutdown (at the start of
 // a shutdown) the status stays NOT_SERVING whatever the prober sets.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	grpcstatus "google.golang.org/grpc/status"
 
@@ -17,23 +16,25 @@ import (
 
 // TestProbeNeedsTransactions: a Firestore that still answers plain reads but refuses to begin
 // transactions, as the embedded emulator does once a write to its disk failed, serves no call of
-// tally's, so the probe reports it NOT_SERVING; SERVING again once transactions begin.
+// tally's, so the probe reports it NOT_SERVING; SERVING again once transactions begin. The
+// liveness service stays SERVING throughout: the probe never touches it.
 func TestProbeNeedsTransactions(t *testing.T) {
 	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{})
 	in := faultinject.New()
 	client := faultinject.NewClient(t, em.Addr(), replicaProject, in)
-	h := health.NewServer()
+	h := newHealthServer()
 	p := newProber(client, h, time.Second, slog.New(slog.DiscardHandler))
 	ctx := t.Context()
-	status := func() healthpb.HealthCheckResponse_ServingStatus {
+	statusOf := func(service string) healthpb.HealthCheckResponse_ServingStatus {
 		t.Helper()
-		resp, err := h.Check(ctx, &healthpb.HealthCheckRequest{Service: servedServices[1]})
+		resp, err := h.Check(ctx, &healthpb.HealthCheckRequest{Service: service})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return resp.Status
 	}
+	status := func() healthpb.HealthCheckResponse_ServingStatus { t.Helper(); return statusOf(servedServices[1]) }
 
 	p.probe(ctx)
 	if got := status(); got != healthpb.HealthCheckResponse_SERVING {
@@ -47,6 +48,9 @@ func TestProbeNeedsTransactions(t *testing.T) {
 	p.probe(ctx)
 	if got := status(); got != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Errorf("with transactions refused: %v, want NOT_SERVING", got)
+	}
+	if got := statusOf(livenessService); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("liveness with transactions refused: %v, want SERVING", got)
 	}
 	if refuse.Fired() == 0 {
 		t.Errorf("the probe began no transaction")

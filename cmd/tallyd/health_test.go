@@ -23,9 +23,10 @@ const healthInterval = 100 * time.Millisecond
 const healthTimeout = 20 * time.Second
 
 // TestHealthFollowsFirestore runs tallyd and an external emulator as processes. While the
-// emulator is killed, tallyd's gRPC health is NOT_SERVING and /readyz answers 503 (/healthz
-// still 200: the process is alive); once the emulator is back on its address, SERVING and 200
-// again, and counters are served.
+// emulator is killed, tallyd's gRPC health is NOT_SERVING, for the server as a whole ("", which
+// the startup probe asks about) as for the counter service, and /readyz answers 503; the
+// liveness service stays SERVING and /healthz 200: the process is alive. Once the emulator is
+// back on its address, SERVING and 200 again, and counters are served.
 func TestHealthFollowsFirestore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs tallyd and the emulator as processes, and kills the emulator")
@@ -53,6 +54,8 @@ func TestHealthFollowsFirestore(t *testing.T) {
 
 	awaitHealth(t, watch, healthpb.HealthCheckResponse_SERVING)
 	wantGet(t, http.MethodGet, readyz, http.StatusOK, "ok")
+	health := healthpb.NewHealthClient(conn)
+	wantHealth(ctx, t, health, livenessService, healthpb.HealthCheckResponse_SERVING)
 
 	if err := em.Kill(); err == nil {
 		t.Fatal("the SIGKILLed emulator exited cleanly")
@@ -60,6 +63,9 @@ func TestHealthFollowsFirestore(t *testing.T) {
 	start := time.Now()
 	awaitHealth(t, watch, healthpb.HealthCheckResponse_NOT_SERVING)
 	t.Logf("NOT_SERVING %v after the emulator was killed", time.Since(start))
+	// The prober sets "" before the counter service, so it is NOT_SERVING already.
+	wantHealth(ctx, t, health, "", healthpb.HealthCheckResponse_NOT_SERVING)
+	wantHealth(ctx, t, health, livenessService, healthpb.HealthCheckResponse_SERVING)
 	awaitReadyz(t, readyz, http.StatusServiceUnavailable)
 	wantGet(t, http.MethodGet, "http://"+p.admin+"/healthz", http.StatusOK, "ok")
 
@@ -71,6 +77,15 @@ func TestHealthFollowsFirestore(t *testing.T) {
 	c := tallyv1.NewCounterServiceClient(conn)
 	if _, err := c.Increment(ctx, &tallyv1.IncrementRequest{Name: "counters/back", Delta: 1}); err != nil {
 		t.Fatalf("an increment once SERVING again: %v", err)
+	}
+}
+
+// wantHealth checks the health of service once.
+func wantHealth(ctx context.Context, t *testing.T, c healthpb.HealthClient, service string, want healthpb.HealthCheckResponse_ServingStatus) {
+	t.Helper()
+	resp, err := c.Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+	if err != nil || resp.GetStatus() != want {
+		t.Errorf("health of %q: %v, %v; want %v", service, resp.GetStatus(), err, want)
 	}
 }
 

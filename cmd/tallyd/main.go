@@ -18,7 +18,6 @@ import (
 	"syscall"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
@@ -118,7 +117,7 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 		Logger:        log,
 		MaxBatchNames: cfg.MaxBatchNames,
 	}))
-	healthSrv := health.NewServer()
+	healthSrv := newHealthServer()
 	healthpb.RegisterHealthServer(gs, healthSrv)
 	reflection.Register(gs)
 

@@ -106,6 +106,30 @@ func TestTerraformEnvMatchesFlags(t *testing.T) {
 	}
 }
 
+// TestTerraformProbesAskTallydsHealth: the module's probes ask tallyd's gRPC health about
+// services tallyd reports. The startup probe asks about the server as a whole, which follows
+// Firestore; the liveness probe about livenessService, which does not, so that an outage of
+// Firestore restarts no instance.
+func TestTerraformProbesAskTallydsHealth(t *testing.T) {
+	c, err := terraform.CloudRunContainer(terraformModule, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"startup_probe": "", "liveness_probe": livenessService}
+	for name, service := range want {
+		p, ok := c.Probes[name]
+		if !ok || p.Kind != "grpc" || p.Service != service {
+			t.Errorf("%s: %+v; want a grpc probe of health service %q", name, p, service)
+		}
+	}
+	if !slices.Contains(servedServices, "") {
+		t.Errorf("the prober does not set the health of the server as a whole, which the startup probe asks about")
+	}
+	if slices.Contains(servedServices, livenessService) {
+		t.Errorf("the prober sets %q, which must not follow Firestore", livenessService)
+	}
+}
+
 // cloudRunTermination is how long Cloud Run waits after SIGTERM before it kills the instance.
 const cloudRunTermination = 10 * time.Second
 

@@ -138,10 +138,21 @@ func TestTallydRunsAsOnCloudRun(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 
-			// The probe Cloud Run sends: grpc.health.v1 for the server as a whole, no credentials.
-			res, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-			if err != nil || res.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-				t.Fatalf("health check: %v, %v; want SERVING", res, err)
+			// The probes Cloud Run sends, as the module plans them: grpc.health.v1 on the port,
+			// without credentials, for the health service each names.
+			planned, err := terraform.CloudRunContainer(moduleDir, tt.vars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"startup_probe", "liveness_probe"} {
+				probe, ok := planned.Probes[name]
+				if !ok || probe.Kind != "grpc" {
+					t.Fatalf("the module's %s is %+v; this test sends gRPC health checks", name, probe)
+				}
+				res, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: probe.Service})
+				if err != nil || res.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+					t.Fatalf("%s's health check of %q: %v, %v; want SERVING", name, probe.Service, res, err)
+				}
 			}
 
 			counters := tallyv1.NewCounterServiceClient(conn)

@@ -88,8 +88,8 @@ resource "google_cloud_run_v2_service" "tally" {
         startup_cpu_boost = true
       }
 
-      # Ready once tallyd answers grpc.health.v1 SERVING on its gRPC port (an empty service name:
-      # the server as a whole). Up to 30 s for a cold start.
+      # Ready once tallyd answers grpc.health.v1 SERVING on its gRPC port for the server as a
+      # whole (no service name), which needs Firestore reachable. Up to 30 s for a cold start.
       startup_probe {
         period_seconds    = 1
         timeout_seconds   = 1
@@ -99,15 +99,18 @@ resource "google_cloud_run_v2_service" "tally" {
         }
       }
 
-      # Restarts an instance that stops accepting connections for 30 s. Not gRPC health: tallyd
-      # reports NOT_SERVING while Firestore is unreachable, and restarting instances during an
-      # outage of Firestore would only drop the calls they hold.
+      # Restarts an instance that stops answering gRPC health for 30 s. It asks about tallyd's
+      # "liveness" service, which is SERVING whenever tallyd serves gRPC: the server as a whole
+      # is NOT_SERVING while Firestore is unreachable, and restarting every instance during an
+      # outage of Firestore would only drop the calls they hold. (Cloud Run takes HTTP and gRPC
+      # liveness probes, not TCP ones.)
       liveness_probe {
         period_seconds    = 10
         timeout_seconds   = 5
         failure_threshold = 3
-        tcp_socket {
-          port = local.grpc_port
+        grpc {
+          port    = local.grpc_port
+          service = "liveness"
         }
       }
 
