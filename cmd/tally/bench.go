@@ -38,13 +38,19 @@ Each caller waits for its answer before its next call (a closed loop) unless
 call's latency then counts from when it was due, so that a server falling
 behind shows in it. A latency is exact to within 1%.
 
+The latency is that of the successful calls; failures, often answered at
+once, are counted by code instead. It times each attempt on its own, a retry
+from when it was sent. With --keys a row "to ack" (time_to_ack_ms in --json)
+shows, for the acknowledged increments, the time from the first attempt to
+the acknowledgement, retries and their backoff included.
+
 A progress line on stderr shows, for each interval, the successful calls per
-second, the p99 latency and the errors. The chart (--chart) and the JSON's
+second, their p99 latency and the errors. The chart (--chart) and the JSON's
 per_second show each second of the run; a last partial second shorter than
 half a second joins the one before it, since a rate over a few milliseconds
-says little. Interrupting the run stops it early;
-the results and the check follow. The exit status is 1 if a counter does not
-hold what the check expects.`,
+says little. Interrupting the run stops it early; the results and the check
+follow. The exit status is 1 if a counter does not hold what the check
+expects.`,
 		setup: func(fs *flag.FlagSet) action {
 			f := newBenchFlags(fs)
 			return func(ctx context.Context, s *session, args []string) error {
@@ -129,7 +135,7 @@ func runBench(ctx context.Context, s *session, cfg benchConfig) error {
 		err = result.writeJSON(s.out.w)
 	} else {
 		inc, reads := rec.totals(opIncrement), rec.totals(opRead)
-		err = result.writeTable(s.out.w, &inc.latency, &reads.latency)
+		err = result.writeTable(s.out.w, &inc, &reads)
 	}
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -141,6 +142,11 @@ func TestBench(t *testing.T) {
 		checkLatencies(t, "increments", r.Increments.Latency)
 		checkLatencies(t, "reads", r.Reads.Latency)
 		checkLatencies(t, "all", r.Latency)
+		if ack := r.Increments.TimeToAck; ack == nil {
+			t.Errorf("no time to ack with keys")
+		} else {
+			checkLatencies(t, "time to ack", *ack)
+		}
 		var perSecond uint64
 		for _, s := range r.PerSecond {
 			perSecond += s.OK
@@ -179,6 +185,7 @@ func TestBench(t *testing.T) {
 			regexp.MustCompile(`(?m)^ +CALLS +ERRORS +OK/S +P50 +P95 +P99 +MAX$`),
 			regexp.MustCompile(`(?m)^ +increments +[1-9][\d,]* +0 +[1-9][\d,]* +[\d.]+(µs|ms) +[\d.]+(µs|ms) +[\d.]+(µs|ms) +[\d.]+(µs|ms)$`),
 			regexp.MustCompile(`(?m)^ +reads +0 +0 +0 +- +- +- +-$`),
+			regexp.MustCompile(`(?m)^latency: of the successful calls, each attempt timed on its own$`),
 			regexp.MustCompile(`(?m)^errors: none$`),
 			regexp.MustCompile(`(?m)^check: ok: 2 counters hold their initial values plus the [1-9][\d,]* acknowledged increments$`),
 		} {
@@ -196,6 +203,9 @@ func TestBench(t *testing.T) {
 			if !progress.MatchString(l) {
 				t.Errorf("stderr line %q is no progress line", l)
 			}
+		}
+		if strings.Contains(got.stdout, "to ack") {
+			t.Errorf("a run without keys shows a time to ack:\n%s", got.stdout)
 		}
 		data, err := os.ReadFile(chart)
 		if err != nil {
@@ -431,4 +441,143 @@ func TestBenchLostAnswers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// slowSuccessProxy forwards every okEvery-th increment to a real tallyd
+// after holding it for slow, and fails the others at once with
+// UNAVAILABLE, without forwarding them: a server whose successes take at
+// least slow and whose failures take next to nothing.
+type slowSuccessProxy struct {
+	tallyv1.UnimplementedCounterServiceServer
+	upstream tallyv1.CounterServiceClient
+	okEvery  int64
+	slow     time.Duration
+	n        atomic.Int64
+}
+
+func (p *slowSuccessProxy) Increment(ctx context.Context, req *tallyv1.IncrementRequest) (*tallyv1.IncrementResponse, error) {
+	if p.n.Add(1)%p.okEvery != 0 {
+		return nil, status.Error(codes.Unavailable, "the test fails this call at once")
+	}
+	t := time.NewTimer(p.slow)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
+	case <-t.C:
+	}
+	return p.upstream.Increment(ctx, req)
+}
+
+func (p *slowSuccessProxy) GetCounter(ctx context.Context, req *tallyv1.GetCounterRequest) (*tallyv1.Counter, error) {
+	return p.upstream.GetCounter(ctx, req)
+}
+
+func (p *slowSuccessProxy) CreateCounter(ctx context.Context, req *tallyv1.CreateCounterRequest) (*tallyv1.Counter, error) {
+	return p.upstream.CreateCounter(ctx, req)
+}
+
+func startSlowSuccessProxy(t *testing.T, upstream string, okEvery int64, slow time.Duration) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	tallyv1.RegisterCounterServiceServer(srv, &slowSuccessProxy{upstream: apiClient(t, upstream), okEvery: okEvery, slow: slow})
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	return lis.Addr().String()
+}
+
+// TestBenchFastFailures runs the bench against a server whose successes
+// take at least 20ms and whose failures are instant: the latency is that of
+// the successes, the failures are counted by code, and with keys the time
+// to acknowledgement includes the failed attempts and the backoff.
+func TestBenchFastFailures(t *testing.T) {
+	t.Parallel()
+	const slow = 20 * time.Millisecond
+	addr := startBenchTallyd(t)
+	atLeast := func(t *testing.T, what string, got float64, want time.Duration) {
+		t.Helper()
+		// A quantile is its bucket's midpoint, up to 0.4% below a sample.
+		if got < millis(want)*0.995 {
+			t.Errorf("%s is %gms, want at least %v", what, got, want)
+		}
+	}
+
+	t.Run("without keys", func(t *testing.T) {
+		t.Parallel()
+		// Two of three calls fail: a p50 of every call would be a failure's.
+		proxy := startSlowSuccessProxy(t, addr, 3, slow)
+		r, _ := benchJSON(t, proxy, exitOK, "--count", "90", "--clients", "6", "--keys=false", "--prefix", "fast-failures")
+		if r.Increments.OK != 30 || r.Increments.ErrorsByCode["UNAVAILABLE"] != 60 {
+			t.Fatalf("%d ok, errors %v; want 30 ok and 60 UNAVAILABLE", r.Increments.OK, r.Increments.ErrorsByCode)
+		}
+		l := r.Increments.Latency
+		for _, q := range []struct {
+			name string
+			v    float64
+		}{{"p50", l.P50}, {"p95", l.P95}, {"p99", l.P99}, {"max", l.Max}, {"mean", l.Mean}} {
+			atLeast(t, "the increments' "+q.name, q.v, slow)
+		}
+		atLeast(t, "the run's p50", r.Latency.P50, slow)
+		if r.Increments.TimeToAck != nil {
+			t.Errorf("time to ack %+v without keys", r.Increments.TimeToAck)
+		}
+		for _, s := range r.PerSecond {
+			if s.OK > 0 {
+				atLeast(t, "a second's p99", s.P99, slow)
+			}
+		}
+	})
+
+	t.Run("with keys", func(t *testing.T) {
+		t.Parallel()
+		proxy := startSlowSuccessProxy(t, addr, 2, slow)
+		r, _ := benchJSON(t, proxy, exitOK, "--count", "80", "--clients", "8", "--prefix", "fast-failures-keys")
+		if r.Increments.OK != 80 || r.Increments.Retries == 0 || !r.Check.OK {
+			t.Fatalf("%d ok, %d retries, check %s; want 80 ok after retries", r.Increments.OK, r.Increments.Retries, r.Check.Message)
+		}
+		l, ack := r.Increments.Latency, r.Increments.TimeToAck
+		if ack == nil {
+			t.Fatal("no time to ack with keys")
+		}
+		atLeast(t, "the increments' p50", l.P50, slow)
+		// Each acknowledged increment took at least as long from its first
+		// attempt as its successful attempt did, so every quantile is at
+		// least as high; a retried one took a failed attempt and a backoff
+		// of at least 2.5ms more.
+		for _, q := range []struct {
+			name         string
+			attempt, ack float64
+		}{{"p50", l.P50, ack.P50}, {"p95", l.P95, ack.P95}, {"p99", l.P99, ack.P99}, {"max", l.Max, ack.Max}} {
+			if q.ack < q.attempt {
+				t.Errorf("time to ack %s %gms is below the attempts' %gms", q.name, q.ack, q.attempt)
+			}
+		}
+		if ack.Mean <= l.Mean {
+			t.Errorf("time to ack mean %gms, attempts' %gms: the %d retries' backoff is missing", ack.Mean, l.Mean, r.Increments.Retries)
+		}
+		atLeast(t, "the time to ack's max", ack.Max, slow+2500*time.Microsecond)
+	})
+
+	t.Run("the table's to ack row", func(t *testing.T) {
+		t.Parallel()
+		proxy := startSlowSuccessProxy(t, addr, 2, slow)
+		got := runTally(context.Background(), "--addr", proxy, "bench", "--count", "20", "--clients", "4", "--progress", "0", "--prefix", "fast-failures-table")
+		if got.code != exitOK {
+			t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", got.code, got.stdout, got.stderr)
+		}
+		for _, want := range []*regexp.Regexp{
+			regexp.MustCompile(`(?m)^ +increments +[2-9]\d +[1-9]\d* +[\d,]+ +[\d.]+ms +[\d.]+ms +[\d.]+ms +[\d.]+ms$`),
+			regexp.MustCompile(`(?m)^ +to ack +20 +[\d.]+ms +[\d.]+ms +[\d.]+ms +[\d.]+ms$`),
+			regexp.MustCompile(`(?m)^latency: of the successful calls, each attempt timed on its own; "to ack": from an increment's first attempt to its acknowledgement, retries included$`),
+			regexp.MustCompile(`(?m)^errors: increments: UNAVAILABLE [1-9]\d*$`),
+		} {
+			if !want.MatchString(got.stdout) {
+				t.Errorf("the table does not match %s:\n%s", want, got.stdout)
+			}
+		}
+	})
 }

@@ -162,8 +162,12 @@ func (c *caller) increment(ctx context.Context, i int, due time.Time) {
 	for attempt := 0; ; attempt++ {
 		_, err := c.client.Increment(ctx, req)
 		code := callCode(ctx, err)
-		l.rec.record(opIncrement, started, time.Now(), code, attempt > 0)
+		end := time.Now()
+		l.rec.record(opIncrement, started, end, code, attempt > 0)
 		if err == nil {
+			if l.cfg.keys {
+				l.rec.acknowledged(due, end)
+			}
 			l.ackedN[i].Add(1)
 			l.ackedSum[i].Add(req.Delta)
 			return

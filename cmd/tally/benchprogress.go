@@ -43,7 +43,7 @@ func (p *progressLine) end() {
 }
 
 // progressText is one progress line: the time since the start, and of the
-// last interval the successful calls per second, the p99 latency and the
+// last interval the successful calls per second, their p99 latency and the
 // errors.
 func progressText(elapsed, interval time.Duration, w window, totalErrors uint64) string {
 	p99 := "-"

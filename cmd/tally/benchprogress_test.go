@@ -11,12 +11,24 @@ import (
 func TestProgressLine(t *testing.T) {
 	var w window
 	for i := range 100 {
-		w.add(time.Duration(i+1)*time.Millisecond, i != 0)
+		w.add(time.Duration(i+1)*time.Millisecond, true)
 	}
 	line := progressText(3*time.Second, 500*time.Millisecond, w, 7)
 	// The p99 of 1ms to 100ms is 99ms, to the histogram's precision.
-	if want := "   3.0s  198 calls/s  p99 98.8ms  errors 1 (7 in all)"; line != want {
+	if want := "   3.0s  200 calls/s  p99 98.8ms  errors 0 (7 in all)"; line != want {
 		t.Errorf("progress text %q, want %q", line, want)
+	}
+	// 1,000 failures answered at once are errors, not latencies: the p99 is
+	// that of the 10 successful calls, 100ms to the histogram's precision.
+	w = window{}
+	for i := range 10 {
+		w.add(time.Duration(i+1)*10*time.Millisecond, true)
+	}
+	for range 1000 {
+		w.add(10*time.Microsecond, false)
+	}
+	if want := "   3.0s  20 calls/s  p99 99.9ms  errors 1,000 (1,007 in all)"; progressText(3*time.Second, 500*time.Millisecond, w, 1007) != want {
+		t.Errorf("progress text with fast failures %q, want %q", progressText(3*time.Second, 500*time.Millisecond, w, 1007), want)
 	}
 	if want := "   1.0s  0 calls/s  p99 -  errors 0 (0 in all)"; progressText(time.Second, time.Second, window{}, 0) != want {
 		t.Errorf("progress text of an empty interval %q, want %q", progressText(time.Second, time.Second, window{}, 0), want)

@@ -25,7 +25,14 @@ func (o benchOp) String() string {
 
 // opStats are the calls of one kind over the whole run.
 type opStats struct {
+	// latency is of the successful calls only: failures, often answered at
+	// once (UNAVAILABLE from a server that is down), would pull it down.
+	// They are counted by code instead.
 	latency histogram
+	// toAck is, for keyed increments, the time from an increment's first
+	// attempt to its acknowledgement, retries and backoff included, which
+	// latency (per attempt) does not show.
+	toAck   histogram
 	calls   uint64 // answered, with or without an error
 	ok      uint64
 	retries uint64 // calls that repeated an earlier one with its idempotency key
@@ -36,13 +43,13 @@ func (s *opStats) failed() uint64 { return s.calls - s.ok }
 
 // window is what a span of time saw, of every kind of call.
 type window struct {
-	latency    histogram
+	latency    histogram // of the successful calls
 	ok, errors uint64
 }
 
 func (w *window) add(d time.Duration, ok bool) {
-	w.latency.record(d)
 	if ok {
+		w.latency.record(d)
 		w.ok++
 	} else {
 		w.errors++
@@ -93,13 +100,13 @@ func (r *recorder) record(op benchOp, started, end time.Time, code codes.Code, r
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := &r.ops[op]
-	s.latency.record(d)
 	s.calls++
 	if retry {
 		s.retries++
 	}
 	ok := code == codes.OK
 	if ok {
+		s.latency.record(d)
 		s.ok++
 	} else {
 		s.errors[code]++
@@ -109,6 +116,14 @@ func (r *recorder) record(op benchOp, started, end time.Time, code codes.Code, r
 		r.advance(int(max(end.Sub(r.start), 0) / time.Second))
 	}
 	r.second.add(d, ok)
+}
+
+// acknowledged adds the time a keyed increment took from its first attempt,
+// started, to its acknowledgement at end.
+func (r *recorder) acknowledged(started, end time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ops[opIncrement].toAck.record(end.Sub(started))
 }
 
 // advance closes the seconds before second at, including any in which no

@@ -34,7 +34,7 @@ type benchResult struct {
 	OK              uint64            `json:"ok"`
 	Errors          uint64            `json:"errors"`
 	Throughput      float64           `json:"throughput"` // successful calls per second
-	Latency         latencySummary    `json:"latency_ms"`
+	Latency         latencySummary    `json:"latency_ms"` // of the successful calls
 	Increments      opResult          `json:"increments"`
 	Reads           opResult          `json:"reads"`
 	ErrorsByCode    map[string]uint64 `json:"errors_by_code"`
@@ -44,12 +44,15 @@ type benchResult struct {
 
 // opResult is the summary of the calls of one kind.
 type opResult struct {
-	Calls        uint64            `json:"calls"`
-	OK           uint64            `json:"ok"`
-	Errors       uint64            `json:"errors"`
-	Retries      uint64            `json:"retries"`
-	Throughput   float64           `json:"throughput"`
-	Latency      latencySummary    `json:"latency_ms"`
+	Calls      uint64         `json:"calls"`
+	OK         uint64         `json:"ok"`
+	Errors     uint64         `json:"errors"`
+	Retries    uint64         `json:"retries"`
+	Throughput float64        `json:"throughput"`
+	Latency    latencySummary `json:"latency_ms"` // of the successful attempts, each timed on its own
+	// TimeToAck is, for keyed increments, from an increment's first attempt
+	// to its acknowledgement, retries and backoff included.
+	TimeToAck    *latencySummary   `json:"time_to_ack_ms,omitempty"`
 	ErrorsByCode map[string]uint64 `json:"errors_by_code"`
 }
 
@@ -68,7 +71,7 @@ type secondResult struct {
 	OK         uint64  `json:"ok"`
 	Errors     uint64  `json:"errors"`
 	Throughput float64 `json:"throughput"`
-	P99        float64 `json:"p99_ms"`
+	P99        float64 `json:"p99_ms"` // of the successful calls
 }
 
 func summarize(h *histogram) latencySummary {
@@ -117,6 +120,10 @@ func newBenchResult(cfg benchConfig, rec *recorder, elapsed time.Duration, secon
 		Increments: newOpResult(&inc, elapsed), Reads: newOpResult(&reads, elapsed),
 		ErrorsByCode: errorsByCode(inc.errors, reads.errors), PerSecond: []secondResult{}, Check: check,
 	}
+	if cfg.keys {
+		toAck := summarize(&inc.toAck)
+		r.Increments.TimeToAck = &toAck
+	}
 	if cfg.zipf {
 		r.Skew, r.ZipfS = "zipf", cfg.zipfS
 	}
@@ -131,8 +138,9 @@ func (r *benchResult) writeJSON(w io.Writer) error {
 	return json.NewEncoder(w).Encode(r)
 }
 
-// writeTable prints the result for people.
-func (r *benchResult) writeTable(w io.Writer, inc, reads *histogram) error {
+// writeTable prints the result for people; inc and reads are the run's
+// totals.
+func (r *benchResult) writeTable(w io.Writer, inc, reads *opStats) error {
 	var b strings.Builder
 	loop := "closed loop"
 	if r.Rate > 0 {
@@ -161,23 +169,32 @@ func (r *benchResult) writeTable(w io.Writer, inc, reads *histogram) error {
 	// The right-aligned columns follow the names, padded to one width.
 	fmt.Fprintf(tw, "%-10s\tCALLS\tERRORS\tOK/S\tP50\tP95\tP99\tMAX\t\n", "")
 	var all histogram
-	all.merge(inc)
-	all.merge(reads)
+	all.merge(&inc.latency)
+	all.merge(&reads.latency)
 	for _, row := range []struct {
 		name string
 		op   opResult
 		h    *histogram
 	}{
-		{"increments", r.Increments, inc},
-		{"reads", r.Reads, reads},
+		{"increments", r.Increments, &inc.latency},
+		{"reads", r.Reads, &reads.latency},
 		{"all", opResult{Calls: r.Calls, Errors: r.Errors, Throughput: r.Throughput}, &all},
 	} {
 		fmt.Fprintf(tw, "%-10s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", row.name, groupDigits(int64(row.op.Calls)), groupDigits(int64(row.op.Errors)),
 			groupDigits(int64(math.Round(row.op.Throughput))),
 			latencyText(row.h, 0.50), latencyText(row.h, 0.95), latencyText(row.h, 0.99), latencyText(row.h, 1))
 	}
+	if r.Keys {
+		h := &inc.toAck
+		fmt.Fprintf(tw, "%-10s\t%s\t\t\t%s\t%s\t%s\t%s\t\n", "to ack", groupDigits(int64(h.n)),
+			latencyText(h, 0.50), latencyText(h, 0.95), latencyText(h, 0.99), latencyText(h, 1))
+	}
 	tw.Flush()
 
+	b.WriteString("\nlatency: of the successful calls, each attempt timed on its own")
+	if r.Keys {
+		b.WriteString(`; "to ack": from an increment's first attempt to its acknowledgement, retries included`)
+	}
 	b.WriteString("\n")
 	if r.Increments.Retries > 0 {
 		fmt.Fprintf(&b, "retries: %s increments repeated with their keys\n", groupDigits(int64(r.Increments.Retries)))
