@@ -469,21 +469,26 @@ func TestSIGKILLedReplicasCountEveryKeyOnce(t *testing.T) {
 	check("after repeating every key and reset")
 }
 
-// permanent says err cannot go away by retrying: the test's request is wrong, or the service
-// broke a promise (a key reused, a counter gone).
+// permanent says err fails the test at once rather than being retried: the test's request is
+// wrong, the service broke a promise (a key reused, a counter gone), or it answered INTERNAL or
+// UNKNOWN, which tell a client neither that nothing was applied nor that a retry may succeed.
+// A kill must cost a client retries of UNAVAILABLE (or an attempt's DEADLINE_EXCEEDED), never a
+// code that makes it give up on a valid request.
 func permanent(err error) bool {
 	switch status.Code(err) {
 	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.FailedPrecondition,
-		codes.OutOfRange, codes.Unimplemented, codes.PermissionDenied, codes.Unauthenticated:
+		codes.OutOfRange, codes.Unimplemented, codes.PermissionDenied, codes.Unauthenticated,
+		codes.Internal, codes.Unknown:
 		return true
 	}
 	return false
 }
 
 // untilAcknowledged calls call with a random replica's index (the first time, first's, unless
-// it is -1), retrying on any transient error (after a short, growing pause, on another random
-// replica) until one answers OK or the deadline passes. It returns how many attempts failed, and
-// counts them in retries.
+// it is -1), retrying on any error that is not permanent (after a short, growing pause, on
+// another random replica) until one answers OK or the deadline passes. It returns how many
+// attempts failed, and counts them in retries; a permanent error comes back naming the replica
+// and the attempt.
 func untilAcknowledged(rng *rand.Rand, replicas, first int, deadline time.Time, retries *retryCounts, call func(ctx context.Context, replica int) error) (int, error) {
 	pause := 5 * time.Millisecond
 	for failed := 0; ; failed++ {
@@ -499,7 +504,7 @@ func untilAcknowledged(rng *rand.Rand, replicas, first int, deadline time.Time, 
 		}
 		retries.add(err)
 		if permanent(err) {
-			return failed + 1, err
+			return failed + 1, fmt.Errorf("replica %d answered attempt %d with %w", r, failed+1, err)
 		}
 		if time.Now().After(deadline) {
 			return failed + 1, fmt.Errorf("not acknowledged in time: %w", err)
