@@ -2,14 +2,17 @@ package shard_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/grpc/codes"
 
 	"github.com/tally-dev/tally/emulator"
 	"github.com/tally-dev/tally/emulator/emulatortest"
@@ -250,4 +253,139 @@ func TestEveryCallerLinksToItsBatch(t *testing.T) {
 			t.Errorf("caller span %s (%s) has %d links to its batch among %d links, want exactly 1", sp.SpanContext().SpanID(), sp.Name(), n, len(sp.Links()))
 		}
 	}
+}
+
+// TestTelemetryOfCommitsThatFail: a commit whose answer is lost and whose read-back fails too may
+// or may not have applied, and one Firestore refuses as invalid certainly did not; each is
+// counted in tally.commit.outcomes by that outcome, once, and its batch span ends with an error
+// status naming it.
+func TestTelemetryOfCommitsThatFail(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		faults  []faultinject.Fault
+		outcome string
+		wantErr error
+		value   int64 // the counter's value afterwards, read through another store
+	}{
+		{"answer lost, read-back fails", []faultinject.Fault{
+			// INTERNAL is not retried by the client, and says nothing of whether it applied.
+			{Method: faultinject.Commit, If: faultinject.PlainCommit, Action: faultinject.LoseAnswer, Code: codes.Internal},
+			{Method: faultinject.BatchGetDocuments, Action: faultinject.FailBefore, Code: codes.PermissionDenied, Times: -1},
+		}, "unknown", shard.ErrUnknownOutcome, 2},
+		{"refused as invalid", []faultinject.Fault{
+			{Method: faultinject.Commit, If: faultinject.PlainCommit, Action: faultinject.FailBefore, Code: codes.InvalidArgument},
+		}, "failed", shard.ErrTooLarge, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			em := emulatortest.Start(t, emulator.Options{})
+			opts := shard.Options{DefaultShards: 1}
+			o := observe(t, &opts)
+			s, inj := injectedStore(t, em, opts)
+			ctx := context.Background()
+			// The store knows the counter and its shard: the faulted increment reads nothing
+			// before its commit.
+			if _, err := s.Create(ctx, "c", 1); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Increment(ctx, "c", 1, ""); err != nil {
+				t.Fatal(err)
+			}
+			var rules []*faultinject.Rule
+			for _, f := range tt.faults {
+				rules = append(rules, inj.Arm(f))
+			}
+			if _, err := s.Increment(ctx, "c", 1, ""); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("the faulted increment: %v, want %v", err, tt.wantErr)
+			}
+			for _, r := range rules {
+				if r.Fired() == 0 {
+					t.Fatal("a fault never fired: the test did not exercise what it is about")
+				}
+				r.Disarm()
+			}
+			if err := s.Close(ctx); err != nil { // every batch span has ended
+				t.Fatal(err)
+			}
+			wantValue(t, "c", tt.value, storeOn(t, em, shard.Options{}))
+			for _, outcome := range []string{"applied", "unknown", "failed"} {
+				want := int64(0)
+				switch outcome {
+				case "applied":
+					want = 1 // the warming increment
+				case tt.outcome:
+					want = 1
+				}
+				if got := o.sum(t, "tally.commit.outcomes", "outcome", outcome); got != want {
+					t.Errorf("tally.commit.outcomes{outcome=%s} = %d, want %d", outcome, got, want)
+				}
+			}
+			batches := o.ended("tally.commit_batch")
+			if len(batches) != 2 {
+				t.Fatalf("%d batch spans, want 2", len(batches))
+			}
+			if ok := batches[0].Status().Code; ok != otelcodes.Unset {
+				t.Errorf("the applied batch's span status is %v, want unset", ok)
+			}
+			faulted := batches[1]
+			if got := spanAttr(faulted, "tally.commit.outcome").AsString(); got != tt.outcome {
+				t.Errorf("the faulted batch's outcome is %q, want %q", got, tt.outcome)
+			}
+			if st := faulted.Status(); st.Code != otelcodes.Error || st.Description != "commit "+tt.outcome {
+				t.Errorf("the faulted batch's span status is %v %q, want Error %q", st.Code, st.Description, "commit "+tt.outcome)
+			}
+		})
+	}
+}
+
+// TestTelemetryOfBatchGet: a BatchGet is one read, counted with the operation batch_get and
+// timed, and not as a get per counter.
+func TestTelemetryOfBatchGet(t *testing.T) {
+	t.Parallel()
+	opts := shard.Options{DefaultShards: 2}
+	o := observe(t, &opts)
+	s := newStore(t, opts)
+	ctx := context.Background()
+	for _, id := range []string{"a", "b"} {
+		if _, err := s.Increment(ctx, id, 1, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, err := s.BatchGet(ctx, []string{"a", "b"})
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("batch get: %v, %v", cs, err)
+	}
+	for op, want := range map[string]int64{"batch_get": 1, "get": 0, "list": 0} {
+		if got := o.sum(t, "tally.reads", "operation", op); got != want {
+			t.Errorf("tally.reads{operation=%s} = %d, want %d", op, got, want)
+		}
+	}
+	if got := o.histogramCount(t, "tally.read.duration", "operation", "batch_get"); got != 1 {
+		t.Errorf("tally.read.duration{operation=batch_get} recorded %d reads, want 1", got)
+	}
+}
+
+// histogramCount adds up the counts of float64 histogram name's data points that have attribute
+// key=value.
+func (o *observed) histogramCount(t *testing.T, name, key, value string) uint64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := o.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var total uint64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != name {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+				if v, ok := dp.Attributes.Value(attribute.Key(key)); ok && v.AsString() == value {
+					total += dp.Count
+				}
+			}
+		}
+	}
+	return total
 }
