@@ -194,6 +194,7 @@ func functions() map[string]function.Function {
 		"startswith":  stringTest(strings.HasPrefix),
 		"endswith":    stringTest(strings.HasSuffix),
 		"strcontains": stringTest(strings.Contains),
+		"sum":         sumFunc,
 		"alltrue":     boolsFunc(true),
 		"anytrue":     boolsFunc(false),
 	}
@@ -228,6 +229,31 @@ var lengthFunc = function.New(&function.Spec{
 			return cty.NilVal, fmt.Errorf("length of a %s", v.Type().FriendlyName())
 		}
 		return v.Length(), nil
+	},
+})
+
+// sumFunc is Terraform's sum: of a non-empty list, set or tuple of numbers.
+var sumFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "list", Type: cty.DynamicPseudoType}},
+	Type:   function.StaticReturnType(cty.Number),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		v := args[0]
+		if !v.CanIterateElements() || v.Type().IsMapType() || v.Type().IsObjectType() {
+			return cty.NilVal, fmt.Errorf("sum of a %s: want a list, set or tuple of numbers", v.Type().FriendlyName())
+		}
+		if v.LengthInt() == 0 {
+			return cty.NilVal, fmt.Errorf("sum of an empty %s", v.Type().FriendlyName())
+		}
+		total := cty.Zero
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			n, err := convert.Convert(e, cty.Number)
+			if err != nil || n.IsNull() {
+				return cty.NilVal, fmt.Errorf("sum of an element that is not a number")
+			}
+			total = total.Add(n)
+		}
+		return total, nil
 	},
 })
 

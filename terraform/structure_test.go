@@ -236,21 +236,8 @@ func findPublic(v cty.Value) string {
 
 // rejected reports whether one of the validations of variable name refuses value.
 func rejected(cfg *config, name, value string) bool {
-	e, err := newEvaluator(cfg, map[string]string{name: value})
-	if err != nil {
-		return false
-	}
-	for _, v := range blocksOf(cfg.variables[name].Body, "validation") {
-		cond, ok := v.Body.Attributes["condition"]
-		if !ok {
-			continue
-		}
-		ok2, err := e.value(cond.Expr, nil)
-		if err == nil && ok2.IsKnown() && !ok2.IsNull() && ok2.Type() == cty.Bool && ok2.False() {
-			return true
-		}
-	}
-	return false
+	refused, err := variableErrors(cfg, map[string]string{name: value})
+	return err == nil && len(refused) > 0
 }
 
 // indexesMatchDeclaration: the module's google_firestore_index and google_firestore_field

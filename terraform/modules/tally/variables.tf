@@ -93,12 +93,20 @@ variable "backup_retention_days" {
 
 variable "key_retention" {
   type        = string
-  description = "How long idempotency keys are remembered (tallyd --key-retention), a Go duration such as 24h. A retried keyed increment counts once within it. Records are deleted by Firestore's TTL policy, usually within a day after they expire, and are billed as stored documents until then."
+  description = "How long idempotency keys are remembered (tallyd --key-retention), a Go duration such as 24h, at least 1m. A retried keyed increment counts once within it. Records are deleted by Firestore's TTL policy, usually within a day after they expire, and are billed as stored documents until then."
   default     = "24h"
 
   validation {
-    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$", var.key_retention))
-    error_message = "key_retention must be a Go duration such as 24h, 90m or 168h (at least 1m: tallyd refuses less)."
+    # What tallyd accepts: a Go duration (time.ParseDuration, without a sign) of at least 1m and
+    # at most Go's largest, 2^63 ns (about 2562047h). The for over one element names the sum of
+    # the parts in seconds; try() because sum() of no parts is an error, not false.
+    condition = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))+$", var.key_retention)) && try(alltrue([
+      for seconds in [sum([
+        for part in regexall("([0-9]+(?:\\.[0-9]+)?)(ns|us|µs|μs|ms|s|m|h)", var.key_retention) :
+        tonumber(part[0]) * { ns = 1e-9, us = 1e-6, "µs" = 1e-6, "μs" = 1e-6, ms = 1e-3, s = 1, m = 60, h = 3600 }[part[1]]
+      ])] : seconds >= 60 && seconds <= 9223372036
+    ]), false)
+    error_message = "key_retention must be a Go duration such as 24h, 90m or 168h, at least 1m (tallyd refuses less) and at most 2562047h."
   }
 }
 
@@ -232,16 +240,23 @@ variable "otlp_endpoint" {
 
 variable "extra_env" {
   type        = map(string)
-  description = "More environment variables for tallyd, e.g. { TALLY_MAX_CONCURRENT_CALLS = \"2048\", OTEL_TRACES_SAMPLER_ARG = \"0.01\" }. Every tallyd flag --foo-bar is TALLY_FOO_BAR. May not set PORT or K_* (Cloud Run sets them) nor the variables this module sets."
+  description = "More environment variables for tallyd, e.g. { TALLY_MAX_CONCURRENT_CALLS = \"2048\", OTEL_TRACES_SAMPLER_ARG = \"0.01\" }. Every tallyd flag --foo-bar is TALLY_FOO_BAR. May not set what Cloud Run sets (PORT, K_*), what the module sets itself (use its variables for those), nor what would take tallyd off Cloud Run's port, project, storage or plaintext HTTP/2: TALLY_ADDR, TALLY_PROJECT, TALLY_DATA_DIR, FIRESTORE_EMULATOR_HOST, TALLY_TLS_CERT, TALLY_TLS_KEY, TALLY_CLIENT_CA."
   default     = {}
 
   validation {
     condition = alltrue([for k in keys(var.extra_env) : can(regex("^[A-Z_][A-Z0-9_]*$", k)) && k != "PORT" && !startswith(k, "K_") && !contains([
+      # Set by the module (service.tf; terraform/validate_test.go checks that none is missing).
       "TALLY_STORAGE", "GOOGLE_CLOUD_PROJECT", "TALLY_DATABASE", "TALLY_KEY_RETENTION", "TALLY_DEFAULT_SHARDS",
       "TALLY_SHUTDOWN_TIMEOUT", "TALLY_ADMIN_ADDR", "TALLY_LOG_JSON", "TALLY_LOG_LEVEL", "TALLY_TOKENS_FILE",
       "TALLY_INSECURE", "OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT",
+      # TALLY_ADDR beats $PORT, where Cloud Run sends calls and probes; TALLY_PROJECT beats
+      # GOOGLE_CLOUD_PROJECT; FIRESTORE_EMULATOR_HOST makes tallyd refuse to start with Firestore
+      # storage; TLS on the container breaks Cloud Run's h2c; a data directory is for embedded
+      # storage only.
+      "TALLY_ADDR", "TALLY_PROJECT", "FIRESTORE_EMULATOR_HOST", "TALLY_DATA_DIR",
+      "TALLY_TLS_CERT", "TALLY_TLS_KEY", "TALLY_CLIENT_CA",
     ], k)])
-    error_message = "extra_env keys must be upper-case environment variable names other than PORT, K_* and the variables the module sets itself (use the module's own variables for those)."
+    error_message = "extra_env keys must be upper-case environment variable names other than PORT, K_*, the variables the module sets itself (use the module's own variables for those), TALLY_ADDR, TALLY_PROJECT, TALLY_DATA_DIR, FIRESTORE_EMULATOR_HOST, TALLY_TLS_CERT, TALLY_TLS_KEY and TALLY_CLIENT_CA."
   }
 }
 
