@@ -14,12 +14,16 @@ import (
 	"github.com/tally-dev/tally/internal/auth"
 )
 
+// tokensPollInterval is how often the tokens file is looked at for a change. A variable so that
+// a test can leave reloading to SIGHUP alone.
+var tokensPollInterval = auth.DefaultPollInterval
+
 // setupAuth builds the authentication of the configuration: the interceptors that check tokens
 // and client certificates (allowing everything when neither is configured), and the server
 // options of TLS. The tokens file is reloaded when it changes and on SIGHUP, until ctx ends;
 // SIGHUP never stops tallyd.
 func setupAuth(ctx context.Context, cfg *Config, log *slog.Logger) (*auth.Auth, []grpc.ServerOption, error) {
-	a, err := auth.New(auth.Options{TokensFile: cfg.TokensFile, ClientCerts: cfg.ClientCA != "", Logger: log})
+	a, err := auth.New(auth.Options{TokensFile: cfg.TokensFile, ClientCerts: cfg.ClientCA != "", Logger: log, PollInterval: tokensPollInterval})
 	if err != nil {
 		return nil, nil, fmt.Errorf("--tokens-file: %w", err)
 	}
