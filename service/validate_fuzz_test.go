@@ -13,9 +13,11 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -152,6 +154,41 @@ func (c *checkingCounters) Delete(_ context.Context, id string) error {
 	return nil
 }
 
+var _ Watcher = (*checkingCounters)(nil)
+
+// Watch applies the core's checks and answers that the counter does not exist, which only the
+// core answers: a *shard.Watch cannot be made outside shard, and the validation under test is
+// over once the core is reached (see watchUntilTheCore).
+func (c *checkingCounters) Watch(_ context.Context, id string, minInterval time.Duration) (*shard.Watch, error) {
+	c.record(id, minInterval)
+	c.check("id", shard.ValidateCounterID(id))
+	if minInterval < 0 {
+		c.check("minInterval", fmt.Errorf("%v is negative", minInterval))
+	}
+	return nil, fmt.Errorf("counter %q: %w", id, shard.ErrNotFound)
+}
+
+// fuzzWatchStream is the stream of a WatchCounter call that ends before its first update.
+type fuzzWatchStream struct {
+	grpc.ServerStream // nil: WatchCounter uses only Context before the core answers
+}
+
+func (fuzzWatchStream) Context() context.Context { return context.Background() }
+
+func (fuzzWatchStream) Send(*tallyv1.WatchCounterResponse) error {
+	return errors.New("an update was sent, although the core answered NOT_FOUND")
+}
+
+// watchUntilTheCore calls WatchCounter, which ends with the core's NOT_FOUND when validation
+// lets the request through (nil then), and otherwise with the refusal.
+func watchUntilTheCore(s *Server, req *tallyv1.WatchCounterRequest) error {
+	err := s.WatchCounter(req, fuzzWatchStream{})
+	if status.Code(err) == codes.NotFound {
+		return nil
+	}
+	return err
+}
+
 func (c *checkingCounters) List(_ context.Context, opts shard.ListOptions) ([]*shard.Counter, string, error) {
 	c.record(opts)
 	c.check("opts.Prefix", shard.ValidatePrefix(opts.Prefix))
@@ -184,6 +221,12 @@ func readTimeOK(ts *timestamppb.Timestamp) bool {
 	return at.After(time.Unix(0, 0)) && !at.After(now) && (now.Sub(at) <= time.Hour || at.Second() == 0 && at.Nanosecond() == 0)
 }
 
+// minIntervalOK: an unset min_interval takes the server's default; a set one is a valid
+// duration (protobuf's range and signs) that is not negative.
+func minIntervalOK(d *durationpb.Duration) bool {
+	return d == nil || d.CheckValid() == nil && d.AsDuration() >= 0
+}
+
 // readArgs are the arguments a read reaches the core with: args, then the read time if one is set.
 func readArgs(ts *timestamppb.Timestamp, args ...any) []any {
 	if ts != nil {
@@ -207,7 +250,10 @@ type fuzzedRequest struct {
 
 func idOf(name string) string { return strings.TrimPrefix(name, namePrefix) }
 
-// fuzzRequest decodes data as a request of the method chosen by method, as the server's codec
+// fuzzMethods is the number of methods fuzzRequest chooses from.
+const fuzzMethods = 10
+
+// fuzzRequest decodes data as a request of method (below fuzzMethods), as the server's codec
 // does, and states which of its fields are invalid for a server with the given batch limit.
 func fuzzRequest(method byte, data []byte, limit int) (*fuzzedRequest, bool) {
 	bad := map[string]bool{}
@@ -224,7 +270,7 @@ func fuzzRequest(method byte, data []byte, limit int) (*fuzzedRequest, bool) {
 		}
 	}
 	noCheck := func(*testing.T, proto.Message) {}
-	switch method % 9 {
+	switch method {
 	case 0:
 		req := &tallyv1.IncrementRequest{}
 		if proto.Unmarshal(data, req) != nil {
@@ -342,6 +388,16 @@ func fuzzRequest(method byte, data []byte, limit int) (*fuzzedRequest, bool) {
 		setIf("name", !nameOK(req.GetName()))
 		return &fuzzedRequest{msg: req, invalid: bad, answer: noCheck, want: []any{idOf(req.GetName())},
 			call: func(s *Server) (proto.Message, error) { return s.DeleteCounter(context.Background(), req) }}, true
+	case 9:
+		req := &tallyv1.WatchCounterRequest{}
+		if proto.Unmarshal(data, req) != nil {
+			return nil, false
+		}
+		setIf("name", !nameOK(req.GetName()))
+		setIf("min_interval", !minIntervalOK(req.GetMinInterval()))
+		// An unset interval reaches the core as 0, the server's default.
+		return &fuzzedRequest{msg: req, invalid: bad, answer: noCheck, want: []any{idOf(req.GetName()), req.GetMinInterval().AsDuration()},
+			call: func(s *Server) (proto.Message, error) { return nil, watchUntilTheCore(s, req) }}, true
 	default:
 		req := &tallyv1.ListCountersRequest{}
 		if proto.Unmarshal(data, req) != nil {
@@ -370,7 +426,7 @@ func fuzzRequest(method byte, data []byte, limit int) (*fuzzedRequest, bool) {
 const maxMessageBytes = 64*4 + 192
 
 // fieldPattern is every field a rejection may name.
-var fieldPattern = regexp.MustCompile(`^(name|idempotency_key|requests|requests\[\d+\]\.(name|idempotency_key)|names|names\[\d+\]|counter_id|counter|counter\.(name|shard_count)|update_mask\.paths\[\d+\]|prefix|page_size|page_token|view|read_time)$`)
+var fieldPattern = regexp.MustCompile(`^(name|idempotency_key|requests|requests\[\d+\]\.(name|idempotency_key)|names|names\[\d+\]|counter_id|counter|counter\.(name|shard_count)|update_mask\.paths\[\d+\]|prefix|page_size|page_token|view|read_time|min_interval)$`)
 
 // FuzzValidateRequest sends requests of every method, decoded from the input as the server's
 // codec decodes them, to a server whose core applies its own argument checks. A request with no
@@ -411,24 +467,34 @@ func FuzzValidateRequest(f *testing.F) {
 		{7, &tallyv1.DeleteCounterRequest{Name: "gauges/a"}},
 		{8, &tallyv1.ListCountersRequest{Prefix: "a", PageSize: 2000, PageToken: "t", View: tallyv1.CounterView_COUNTER_VIEW_FULL}},
 		{8, &tallyv1.ListCountersRequest{Prefix: "a/", PageSize: -1, View: 7}},
+		{9, &tallyv1.WatchCounterRequest{Name: "counters/a"}},
+		{9, &tallyv1.WatchCounterRequest{Name: "counters/a", MinInterval: durationpb.New(1500 * time.Millisecond)}},
+		{9, &tallyv1.WatchCounterRequest{Name: "counters/a", MinInterval: &durationpb.Duration{}}},
+		{9, &tallyv1.WatchCounterRequest{Name: "counters/a", MinInterval: durationpb.New(-time.Nanosecond)}},
+		{9, &tallyv1.WatchCounterRequest{Name: "counters/a", MinInterval: &durationpb.Duration{Seconds: 1, Nanos: -1}}},
+		{9, &tallyv1.WatchCounterRequest{Name: "counters/a", MinInterval: &durationpb.Duration{Seconds: 315576000001}}},
+		{9, &tallyv1.WatchCounterRequest{Name: "counters/a/b", MinInterval: durationpb.New(-time.Second)}},
+		{9, &tallyv1.WatchCounterRequest{Name: "counters/\xff"}},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, mustMarshal(f, s.msg))
 	}
 	f.Add(byte(5), cat(wireMessage(1, wireString(1, "counters/a")), wireMask("\xff")))
-	f.Add(byte(12), cat(wireString(1, "counters/\xff"), wireVarint(2, 1)))
+	f.Add(byte(13), cat(wireString(1, "counters/\xff"), wireVarint(2, 1)))
 
 	silent := slog.New(slog.DiscardHandler)
 	f.Fuzz(func(t *testing.T, method byte, data []byte) {
+		// The low 7 bits choose the method; the high bit, a configured limit below the API's.
+		m := (method & 0x7f) % fuzzMethods
 		limit := shard.MaxBatchGet
-		if method%9 == 1 {
+		if m == 1 {
 			limit = shard.MaxBatchDeltas
 		}
 		maxBatchNames := 0
-		if method >= 128 { // a configured limit below the API's
+		if method&0x80 != 0 {
 			maxBatchNames, limit = 3, 3
 		}
-		r, ok := fuzzRequest(method, data, limit)
+		r, ok := fuzzRequest(m, data, limit)
 		if !ok {
 			return // gRPC refuses a request that does not decode before any handler runs
 		}
