@@ -14,11 +14,10 @@ import (
 )
 
 // Timeouts of the admin listener: its answers are small and quick, so a client that is slower
-// than this is stuck or hostile.
+// than this is stuck or hostile. Its shutdown has exitTimeout.
 const (
-	adminHeaderTimeout   = 10 * time.Second
-	adminIdleTimeout     = time.Minute
-	adminShutdownTimeout = 5 * time.Second
+	adminHeaderTimeout = 10 * time.Second
+	adminIdleTimeout   = time.Minute
 )
 
 // adminHandler serves the admin endpoints: /healthz answers 200 while the process runs;
@@ -80,12 +79,25 @@ func (a *adminServer) serve() {
 	}()
 }
 
-// shutdown lets the requests in progress finish, briefly, and closes the listener.
-func (a *adminServer) shutdown() error {
-	ctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
-	defer cancel()
-	if err := a.srv.Shutdown(ctx); err != nil {
-		return errors.Join(err, a.srv.Close())
-	}
-	return nil
+// errAdminCutOff reports an admin shutdown that closed connections still open after its timeout.
+var errAdminCutOff = errors.New("connections still open were closed")
+
+// startShutdown closes the listener and lets the requests in progress finish for at most
+// timeout, then closes every connection left, on a goroutine of its own. The channel receives
+// the outcome: nil, errAdminCutOff (wrapped), or another error.
+func (a *adminServer) startShutdown(timeout time.Duration) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		err := a.srv.Shutdown(ctx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("after %s: %w", timeout, errAdminCutOff)
+		}
+		if err != nil {
+			err = errors.Join(err, a.srv.Close())
+		}
+		done <- err
+	}()
+	return done
 }

@@ -52,20 +52,26 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
+	log := slog.New(telemetry.NewLogHandler(newLogger(cfg, stderr).Handler()))
 	tel, err := telemetry.Setup(ctx, telemetryOptions(env))
 	if err != nil {
 		return fmt.Errorf("setting up telemetry: %w", err)
 	}
+	// The last phase of the exit (see shutdownBudget): the admin listener, whose shutdown
+	// began before storage closed, and the telemetry flush share exitTimeout.
+	var adminClosed <-chan error
 	defer func() {
-		// Flushes spans and metrics still buffered for OTLP; a collector that is gone must
-		// not hold the exit for long.
-		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), telemetryFlushTimeout)
-		defer cancel()
-		if err := tel.Shutdown(flushCtx); err != nil {
-			fmt.Fprintln(stderr, "tallyd: flushing telemetry:", err)
+		flushTelemetry(tel, log.With("component", "telemetry"))
+		if adminClosed == nil {
+			return
+		}
+		switch err := <-adminClosed; {
+		case errors.Is(err, errAdminCutOff):
+			log.Warn("closing the admin listener: a request or connection was still open", "err", err)
+		case err != nil:
+			log.Error("closing the admin listener", "err", err)
 		}
 	}()
-	log := slog.New(telemetry.NewLogHandler(newLogger(cfg, stderr).Handler()))
 	log.Info("configuration", configAttrs(cfg)...)
 	logTelemetryErrors(log.With("component", "telemetry"))
 	authn, creds, err := setupAuth(ctx, cfg, log.With("component", "auth"))
@@ -144,11 +150,9 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 		}
 		admin.serve()
 		adminFailed = admin.served
-		defer func() {
-			if err := admin.shutdown(); err != nil {
-				log.Error("closing the admin listener", "err", err)
-			}
-		}()
+		// Up during the drain and the grace, so that /readyz answers 503 while the calls in
+		// flight finish; closed at the end, at the same time as the telemetry flush.
+		defer func() { adminClosed = admin.startShutdown(exitTimeout) }()
 		log.Info("admin listener serving /healthz, /readyz and /metrics", "admin_addr", admin.addr())
 		fmt.Fprintf(stdout, "tallyd admin on %s\n", admin.addr())
 	}

@@ -18,6 +18,21 @@ import (
 // unless a client stopped reading or holds a stream open (a health Watch does).
 const answerGrace = 5 * time.Second
 
+// exitTimeout bounds the last phase of a shutdown, once the calls are answered and the store has
+// drained: closing the admin listener (its requests are small and quick) and flushing the spans
+// and metrics buffered for OTLP, which run at the same time. Both normally take milliseconds; a
+// client that holds an admin connection open, or a collector that accepts a connection but
+// never answers, must not hold the exit past the shutdown's budget.
+const exitTimeout = 500 * time.Millisecond
+
+// shutdownBudget is the longest a shutdown takes, from its start (SIGTERM) to the exit, with
+// --shutdown-timeout drain: the drain, the grace of the calls after it, and the last phase.
+// Closing storage after the calls have ended is not bounded; the Firestore client closes its
+// connection at once, and the embedded emulator has its data on local disk.
+func shutdownBudget(drain time.Duration) time.Duration {
+	return drain + answerGrace + exitTimeout
+}
+
 // shutdown stops serving and drains the store in the order that keeps every answer true.
 //
 // A caller cut off while its increment commits sees UNAVAILABLE although the increment may be

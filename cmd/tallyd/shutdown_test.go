@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"io"
+	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tally-dev/tally/internal/testload"
+	"github.com/tally-dev/tally/internal/testlog"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
 
@@ -89,4 +93,95 @@ func nothingApplied(err error, reached *peer.Peer) bool {
 		return false
 	}
 	return reached.Addr == nil || strings.Contains(status.Convert(err).Message(), "nothing was applied")
+}
+
+// TestShutdownWithinBudgetWhenCollectorHangs: with an OTLP collector that accepts connections
+// but never answers, and a client holding an admin connection open without a request, tallyd
+// still exits within its shutdown budget: the telemetry flush and the admin listener's shutdown
+// are cut short, and say so. Not parallel: the OTLP exporters read their endpoint from the
+// process's environment.
+func TestShutdownWithinBudgetWhenCollectorHangs(t *testing.T) {
+	collector := silentListener(t)
+	env := map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + collector.Addr().String(),
+		// Nothing is exported before the shutdown's flush, which must then send it all.
+		"OTEL_METRIC_EXPORT_INTERVAL": "3600000",
+		"OTEL_BSP_SCHEDULE_DELAY":     "3600000",
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	const drain = time.Second
+	logs := &testlog.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan listening, 1)
+	done := make(chan error, 1)
+	args := []string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--shutdown-timeout", drain.String()}
+	go func() { done <- run(ctx, args, envMap(env), io.Discard, logs, ready) }()
+	var at listening
+	select {
+	case at = <-ready:
+	case err := <-done:
+		t.Fatalf("tallyd exited: %v", err)
+	}
+	// A span and metrics to flush.
+	if _, err := dial(t, at.grpc).Increment(t.Context(), &tallyv1.IncrementRequest{Name: "counters/c", Delta: 1}); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := net.Dial("tcp", at.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+
+	cancel()
+	// Generous: the budget plus slack for a loaded machine. Without the bounds the flush alone
+	// would wait for the collector forever.
+	limit := shutdownBudget(drain) + 10*time.Second
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	case <-time.After(limit):
+		t.Fatalf("tallyd had not exited %s after its shutdown began; its budget is %s. Its log:\n%s", limit, shutdownBudget(drain), logs.String())
+	}
+	for _, want := range []string{"telemetry flush cut short", "closing the admin listener: a request or connection was still open"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+// silentListener accepts connections and never reads or writes on them, as a collector that
+// hangs does; they are closed when the test ends.
+func silentListener(t *testing.T) net.Listener {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = lis.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return lis
 }

@@ -1,18 +1,29 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"runtime/debug"
-	"time"
 
 	"go.opentelemetry.io/otel"
 
 	"github.com/tally-dev/tally/internal/telemetry"
 )
 
-// telemetryFlushTimeout bounds how long exiting waits for buffered spans and metrics to reach
-// an OTLP collector.
-const telemetryFlushTimeout = 5 * time.Second
+// flushTelemetry sends the spans and metrics still buffered for OTLP, for at most exitTimeout,
+// and says when it was cut short: what the collector had not taken by then is lost.
+func flushTelemetry(tel *telemetry.Telemetry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), exitTimeout)
+	defer cancel()
+	err := tel.Shutdown(ctx)
+	switch {
+	case ctx.Err() != nil:
+		log.Warn("telemetry flush cut short: the OTLP collector did not take the buffered spans and metrics in time; they are lost",
+			"timeout", exitTimeout, "err", err)
+	case err != nil:
+		log.Warn("flushing telemetry", "err", err)
+	}
+}
 
 // telemetryOptions are what the standard OTEL_* variables ask for, with this binary's version
 // as the resource's service.version.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -102,13 +103,20 @@ func TestTallydRunsAsOnCloudRun(t *testing.T) {
 		name   string
 		vars   map[string]string
 		tokens bool
+		// silentCollector points otlp_endpoint at a collector that accepts connections and
+		// never answers: the exit's telemetry flush must not hold tallyd past Cloud Run's window.
+		silentCollector bool
 	}{
-		{"IAM only", nil, false},
-		{"token file", map[string]string{"token_secret_id": `"tally-tokens"`}, true},
+		{name: "IAM only"},
+		{name: "token file", vars: map[string]string{"token_secret_id": `"tally-tokens"`}, tokens: true},
+		{name: "tracing to a collector that never answers", silentCollector: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			if tt.silentCollector {
+				tt.vars = map[string]string{"otlp_endpoint": `"http://` + silentListener(t) + `"`}
+			}
 			port := freePort(t)
 			env := cloudRunEnv(t, tt.vars, port, filepath.Join(t.TempDir(), "data"))
 			if tt.tokens {
@@ -182,4 +190,36 @@ func TestTallydRunsAsOnCloudRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// silentListener accepts connections on a loopback address and never reads or writes on them,
+// as a collector that hangs does; they are closed when the test ends.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = lis.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return lis.Addr().String()
 }

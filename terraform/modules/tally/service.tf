@@ -13,8 +13,9 @@ locals {
   admin_addr = "127.0.0.1:8080"
 
   # Cloud Run sends SIGTERM and kills the instance 10 seconds later. tallyd spends up to
-  # --shutdown-timeout draining queued increments and then gives the calls still open 5 seconds
-  # more to send their answers (cmd/tallyd/shutdown.go): 4s + 5s stays inside the window.
+  # --shutdown-timeout draining queued increments, then gives the calls still open 5 seconds
+  # more to send their answers, and closing its admin listener and flushing telemetry 0.5 s
+  # (shutdownBudget in cmd/tallyd/shutdown.go): 4s + 5s + 0.5s stays inside the window.
   shutdown_timeout = "4s"
 
   tallyd_env = merge(
