@@ -117,35 +117,35 @@ func traversalString(tr hcl.Traversal) string {
 
 var publicMembers = []string{"allUsers", "allAuthenticatedUsers"}
 
-// notPublic: no IAM member or members argument can be allUsers or allAuthenticatedUsers, not as
-// a literal, not from a variable's default, and not from a variable whose validation lets them
-// through; nor does either string appear anywhere but in a validation.
+// iamArguments are the arguments that grant roles to principals: member and members of the
+// IAM resources and of google_iam_policy's binding blocks, and policy_data of *_iam_policy.
+var iamArguments = map[string]bool{"member": true, "members": true, "policy_data": true}
+
+// notPublic: no Cloud Run service turns its invoker check off (invoker_iam_disabled), and no
+// IAM member can be allUsers or allAuthenticatedUsers: not as a literal, not from a variable's
+// default, and not from a variable whose validation lets them through, whether the variable
+// reaches the member directly, through locals, through for_each (each.value) or through a
+// dynamic block's iterator, in a resource or in a data source such as google_iam_policy. Nor
+// does either string appear anywhere but in a validation or a description.
 func notPublic(cfg *config) []string {
 	var out []string
+	for _, svc := range cfg.resources {
+		a, ok := svc.block.Body.Attributes["invoker_iam_disabled"]
+		if !ok {
+			continue
+		}
+		if v, diags := a.Expr.Value(nil); diags.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.Bool || v.True() {
+			out = append(out, fmt.Sprintf("%s: %s sets invoker_iam_disabled: anyone who can reach it could call it; leave it unset (false)", a.SrcRange, svc))
+		}
+	}
 	checkVars := map[string]hcl.Range{}
 	for _, r := range cfg.resources {
-		for _, argName := range []string{"member", "members"} {
-			a, ok := r.block.Body.Attributes[argName]
-			if !ok {
-				continue
-			}
-			for _, tr := range a.Expr.Variables() {
-				switch tr.RootName() {
-				case "var":
-					name, _ := attrName(tr, 1)
-					checkVars[name] = a.SrcRange
-				case "each":
-					// each.value: the members come from the resource's for_each.
-					if fe, ok := r.block.Body.Attributes["for_each"]; ok {
-						for _, ftr := range fe.Expr.Variables() {
-							if ftr.RootName() == "var" {
-								name, _ := attrName(ftr, 1)
-								checkVars[name] = a.SrcRange
-							}
-						}
-					}
-				}
-			}
+		scope := map[string]hcl.Expression{}
+		if fe, ok := r.block.Body.Attributes["for_each"]; ok {
+			scope["each"] = fe.Expr
+		}
+		for name, where := range iamVariables(cfg, r.block.Body, scope) {
+			checkVars[name] = where
 		}
 	}
 	// Literals, anywhere outside a variable's validation.
@@ -171,9 +171,10 @@ func notPublic(cfg *config) []string {
 			continue
 		}
 		for _, p := range publicMembers {
-			value := fmt.Sprintf("%q", p)
-			if ty.IsListType() || ty.IsSetType() {
-				value = fmt.Sprintf("[%q]", p)
+			value, ok := valueHolding(ty, p)
+			if !ok {
+				out = append(out, fmt.Sprintf("%s: variable %q, used as an IAM member at %s, is a %s, which the check cannot fill with %s: make it a string or a list, set or map of strings", b.DefRange(), name, where, ty.FriendlyName(), p))
+				continue
 			}
 			if !rejected(cfg, name, value) {
 				out = append(out, fmt.Sprintf("%s: variable %q, used as an IAM member at %s, has no validation that refuses %s", b.DefRange(), name, where, p))
@@ -181,6 +182,86 @@ func notPublic(cfg *config) []string {
 		}
 	}
 	return out
+}
+
+// iamVariables returns the variables that reach an IAM argument in body or its nested blocks,
+// with where each is used. scope maps each and the iterators of enclosing dynamic blocks to the
+// for_each expressions they range over.
+func iamVariables(cfg *config, body *hclsyntax.Body, scope map[string]hcl.Expression) map[string]hcl.Range {
+	out := map[string]hcl.Range{}
+	for name, a := range body.Attributes {
+		if !iamArguments[name] {
+			continue
+		}
+		for v := range variablesReaching(cfg, a.Expr, scope, map[string]bool{}) {
+			out[v] = a.SrcRange
+		}
+	}
+	for _, b := range body.Blocks {
+		inner := scope
+		if b.Type == "dynamic" && len(b.Labels) == 1 {
+			if fe, ok := b.Body.Attributes["for_each"]; ok {
+				iterator := b.Labels[0]
+				if it, ok := b.Body.Attributes["iterator"]; ok {
+					iterator = hcl.ExprAsKeyword(it.Expr)
+				}
+				inner = map[string]hcl.Expression{iterator: fe.Expr}
+				for k, v := range scope {
+					if k != iterator {
+						inner[k] = v
+					}
+				}
+			}
+		}
+		for v, where := range iamVariables(cfg, b.Body, inner) {
+			out[v] = where
+		}
+	}
+	return out
+}
+
+// variablesReaching returns the variables expr's value can come from: those it names, those
+// the locals it names come from, and those of the for_each an iterator in scope ranges over.
+func variablesReaching(cfg *config, expr hcl.Expression, scope map[string]hcl.Expression, seen map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for _, tr := range expr.Variables() {
+		root := tr.RootName()
+		name, _ := attrName(tr, 1)
+		var next hcl.Expression
+		switch {
+		case root == "var":
+			out[name] = true
+		case root == "local" && cfg.locals[name] != nil:
+			next = cfg.locals[name].Expr
+			root = "local." + name
+		case scope[root] != nil:
+			next = scope[root]
+		}
+		if next == nil || seen[root] {
+			continue
+		}
+		seen[root] = true
+		for v := range variablesReaching(cfg, next, scope, seen) {
+			out[v] = true
+		}
+	}
+	return out
+}
+
+// valueHolding is an HCL expression of type ty holding member: the string itself, or a
+// collection of it. Objects and tuples are not built (false).
+func valueHolding(ty cty.Type, member string) (string, bool) {
+	switch {
+	case ty == cty.String || ty == cty.DynamicPseudoType:
+		return fmt.Sprintf("%q", member), true
+	case ty.IsListType() || ty.IsSetType():
+		e, ok := valueHolding(ty.ElementType(), member)
+		return "[" + e + "]", ok
+	case ty.IsMapType():
+		e, ok := valueHolding(ty.ElementType(), member)
+		return "{ k = " + e + " }", ok
+	}
+	return "", false
 }
 
 // publicLiterals finds allUsers and allAuthenticatedUsers in the string literals of body; in a
@@ -444,6 +525,71 @@ resource "google_cloud_run_v2_service_iam_member" "i" {
 		{"allUsers in a local", notPublic, `locals { who = "allUsers" }`, "literal allUsers"},
 		{"public default", notPublic, members(`default = ["allUsers"]`, rejecting), "the default of variable"},
 		{"no validation", notPublic, members(`default = []`, ""), "has no validation that refuses allUsers"},
+		{"invoker check disabled", notPublic, strings.Replace(withSA(`service_account = google_service_account.sa.email`), `location = "europe-west1"`, `location = "europe-west1"
+  invoker_iam_disabled = true`, 1), "invoker_iam_disabled"},
+		{"invoker check disabled by a variable", notPublic, `variable "open" {
+  type        = bool
+  description = "d"
+  default     = false
+}
+` + strings.Replace(withSA(`service_account = google_service_account.sa.email`), `location = "europe-west1"`, `location = "europe-west1"
+  invoker_iam_disabled = var.open`, 1), "invoker_iam_disabled"},
+		{"members of a google_iam_policy binding from an unchecked variable", notPublic, `variable "members" {
+  type        = list(string)
+  description = "who"
+  default     = []
+}
+data "google_iam_policy" "p" {
+  binding {
+    role    = "roles/run.invoker"
+    members = var.members
+  }
+}`, `variable "members", used as an IAM member`},
+		{"members of a dynamic binding", notPublic, `variable "bindings" {
+  type        = map(string)
+  description = "role to member"
+  default     = {}
+}
+data "google_iam_policy" "p" {
+  dynamic "binding" {
+    for_each = var.bindings
+    iterator = b
+    content {
+      role    = b.key
+      members = [b.value]
+    }
+  }
+}`, `variable "bindings", used as an IAM member`},
+		{"a member through a local", notPublic, `variable "who" {
+  type        = string
+  description = "who"
+  default     = "user:a@example.com"
+}
+locals { invoker = "${var.who}" }
+resource "google_cloud_run_v2_service_iam_member" "i" {
+  name   = "tally"
+  role   = "roles/run.invoker"
+  member = local.invoker
+}`, `variable "who", used as an IAM member`},
+		{"a policy document from a variable", notPublic, `variable "members" {
+  type        = set(string)
+  description = "who"
+  default     = []
+}
+resource "google_cloud_run_v2_service_iam_policy" "p" {
+  name        = "tally"
+  policy_data = jsonencode({ bindings = [{ role = "roles/run.invoker", members = var.members }] })
+}`, `variable "members", used as an IAM member`},
+		{"members from an object variable", notPublic, `variable "access" {
+  type        = object({ members = list(string) })
+  description = "who"
+  default     = { members = [] }
+}
+resource "google_project_iam_binding" "b" {
+  project = "p"
+  role    = "roles/run.invoker"
+  members = var.access.members
+}`, "which the check cannot fill"},
 		{"validation letting allAuthenticatedUsers through", notPublic, members(`default = []`, `validation {
     condition     = !contains(var.members, "allUsers")
     error_message = "no"
@@ -466,10 +612,19 @@ resource "google_cloud_run_v2_service_iam_member" "i" {
 	for name, tf := range map[string]string{
 		"service": withSA(`service_account = google_service_account.sa.email`) + `output "service_url" { value = google_cloud_run_v2_service.s.uri }`,
 		"members": members(`default = []`, rejecting),
+		"policy": strings.Replace(members(`default = []`, rejecting), `resource "google_cloud_run_v2_service_iam_member" "i" {`, `data "google_iam_policy" "p" {
+  binding {
+    role    = "roles/run.invoker"
+    members = var.members
+  }
+}
+resource "google_cloud_run_v2_service_iam_member" "i" {`, 1),
+		"invoker check on": strings.Replace(withSA(`service_account = google_service_account.sa.email`), `location = "europe-west1"`, `location = "europe-west1"
+  invoker_iam_disabled = false`, 1) + `output "service_url" { value = google_cloud_run_v2_service.s.uri }`,
 	} {
 		cfg := write(t, tf)
 		all := append(notPublic(cfg), variablesDescribed(cfg)...)
-		if name == "service" {
+		if name == "service" || name == "invoker check on" {
 			all = append(all, ownServiceAccount(cfg)...)
 			all = append(all, requiredOutputs(cfg, map[string]string{"service_url": "google_cloud_run_v2_service.*.uri"})...)
 		}
