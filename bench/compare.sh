@@ -6,6 +6,10 @@
 #   bench/compare.sh                              # everything, about 6 minutes
 #   bench/compare.sh -svg docs/comparison.svg     # and draw the throughput chart
 #   bench/compare.sh -half durability -systems redis-everysec,memcached
+#
+# Stores (-systems, all by default): tallyd-keys, tallyd, redis-always, redis-everysec, postgres-1,
+# postgres-16, sqlite, jsonfile, eventlog (an append-only log file, fdatasync with group commit),
+# memcached. The JSON file's writer and the event log's server are this program itself.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

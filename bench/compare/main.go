@@ -1,7 +1,8 @@
-// Command compare sets tallyd beside the usual ways of keeping a durable counter, on this machine:
-// Redis INCR with an append-only file (fsync always, and every second), PostgreSQL UPDATE on one
-// row and on 16 rows, SQLite in WAL mode, a JSON file rewritten with write-temp-fsync-rename, and
-// Memcached (no persistence). It is opt-in and not part of CI; bench/compare.sh installs the
+// Command compare sets tallyd beside the usual ways of keeping a counter, on this machine: Redis
+// INCR with an append-only file (fsync always, and every second), PostgreSQL UPDATE on one row and
+// on 16 rows, SQLite in WAL mode, a JSON file rewritten with write-temp-fsync-rename, an
+// append-only event log with a record per increment (fdatasync before the answer, group commit),
+// and Memcached (no persistence). It is opt-in and not part of CI; bench/compare.sh installs the
 // Debian packages it needs and runs it:
 //
 //	bench/compare.sh [flags]
@@ -33,6 +34,7 @@ import (
 	"time"
 
 	"github.com/tally-dev/tally/bench/compare/crash"
+	"github.com/tally-dev/tally/bench/compare/eventlog"
 	"github.com/tally-dev/tally/bench/compare/jsonfile"
 	"github.com/tally-dev/tally/bench/compare/load"
 	"github.com/tally-dev/tally/bench/compare/machine"
@@ -40,11 +42,15 @@ import (
 	"github.com/tally-dev/tally/bench/compare/systems"
 )
 
-// writerCommand is the argument that makes this program the JSON file's writer process.
-const writerCommand = "jsonfile-writer"
+// The arguments that make this program the JSON file's writer process and the event log's server
+// process.
+const (
+	writerCommand   = "jsonfile-writer"
+	eventlogCommand = "eventlog-server"
+)
 
 // allSystems are the stores' ids, in the tables' order.
-var allSystems = []string{"tallyd-keys", "tallyd", "redis-always", "redis-everysec", "postgres-1", "postgres-16", "sqlite", "jsonfile", "memcached"}
+var allSystems = []string{"tallyd-keys", "tallyd", "redis-always", "redis-everysec", "postgres-1", "postgres-16", "sqlite", "jsonfile", "eventlog", "memcached"}
 
 // baseline is the system every throughput is compared with.
 const baseline = "tallyd, keys"
@@ -61,8 +67,13 @@ type config struct {
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == writerCommand {
-		os.Exit(jsonfile.Main(os.Args[2:]))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case writerCommand:
+			os.Exit(jsonfile.Main(os.Args[2:]))
+		case eventlogCommand:
+			os.Exit(eventlog.Main(os.Args[2:]))
+		}
 	}
 	cfg, err := parseFlags(os.Args[1:])
 	if err != nil {
@@ -149,6 +160,8 @@ func newSystem(id, tallyd string, self string) systems.System {
 		return systems.NewSQLite()
 	case "jsonfile":
 		return systems.NewJSONFile(self, writerCommand)
+	case "eventlog":
+		return systems.NewEventLog(self, eventlogCommand)
 	case "memcached":
 		return systems.NewMemcached()
 	}
@@ -327,15 +340,15 @@ func notes(ran []string) []string {
 	if has("tallyd-keys") {
 		n = append(n, "tallyd, keys: a retry carries the same idempotency key, so an increment whose answer was cut off by the kill is applied once.")
 	}
-	if has("tallyd", "redis-always", "redis-everysec", "postgres-1", "postgres-16", "sqlite", "jsonfile") {
-		n = append(n, "Plain retries (tallyd without keys, Redis, PostgreSQL, SQLite, the JSON file): an increment that was applied and made durable "+
+	if has("tallyd", "redis-always", "redis-everysec", "postgres-1", "postgres-16", "sqlite", "jsonfile", "eventlog") {
+		n = append(n, "Plain retries (tallyd without keys, Redis, PostgreSQL, SQLite, the JSON file, the event log): an increment that was applied and made durable "+
 			"just before the kill, whose answer never arrived, is sent again and counted twice. How many depends on how many were in that "+
 			"window at each kill: more with group commit, where many increments share one fsync.")
 	}
 	if has("redis-everysec") {
 		n = append(n, "Redis everysec: Redis writes the append-only file to the kernel before it answers and fsyncs it once a second, so a SIGKILL "+
 			"of the process loses nothing (the kernel still has the data). A machine crash or power cut, not simulated here, may lose "+
-			"the last ~1–2 s of acknowledged increments; appendfsync always, PostgreSQL, SQLite (FULL), the JSON file and tallyd fsync before answering.")
+			"the last ~1–2 s of acknowledged increments; appendfsync always, PostgreSQL, SQLite (FULL), the JSON file, the event log and tallyd fsync before answering.")
 	}
 	if has("memcached") {
 		n = append(n, "Memcached keeps nothing on disk: each restart starts from an empty cache (the incr-or-add client recreates the key), "+

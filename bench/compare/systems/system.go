@@ -4,8 +4,9 @@
 //
 // Every store implements System. One file holds each: tallyd (with or without idempotency keys),
 // Redis with an append-only file, PostgreSQL, SQLite in WAL mode, a JSON file rewritten with
-// write-temp-fsync-rename, and Memcached. The programs come from Debian packages; Start returns an
-// error wrapping ErrMissing when a program is not installed.
+// write-temp-fsync-rename, an append-only event log, and Memcached. The programs come from Debian
+// packages, except the JSON file's writer and the event log's server, which are the comparison's
+// own binary; Start returns an error wrapping ErrMissing when a program is not installed.
 package systems
 
 import (

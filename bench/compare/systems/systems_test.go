@@ -7,13 +7,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tally-dev/tally/bench/compare/eventlog"
 	"github.com/tally-dev/tally/bench/compare/jsonfile"
 )
 
-// TestMain makes the test binary the JSON file's writer process when asked.
+// TestMain makes the test binary the JSON file's writer process, or the event log's server
+// process, when asked.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "jsonfile-writer" {
-		os.Exit(jsonfile.Main(os.Args[2:]))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "jsonfile-writer":
+			os.Exit(jsonfile.Main(os.Args[2:]))
+		case "eventlog-server":
+			os.Exit(eventlog.Main(os.Args[2:]))
+		}
 	}
 	os.Exit(m.Run())
 }
@@ -23,7 +30,7 @@ func TestMain(m *testing.M) {
 // the comparison itself (TALLY_COMPARE_SYSTEMS=1): it starts every server and takes a minute.
 func TestSystems(t *testing.T) {
 	if os.Getenv("TALLY_COMPARE_SYSTEMS") == "" {
-		t.Skip("starts Redis, PostgreSQL, SQLite, Memcached and tallyd; set TALLY_COMPARE_SYSTEMS=1 to run")
+		t.Skip("starts Redis, PostgreSQL, SQLite, Memcached, tallyd and the file stores' processes; set TALLY_COMPARE_SYSTEMS=1 to run")
 	}
 	var tallyd string
 	for _, c := range []struct {
@@ -37,6 +44,7 @@ func TestSystems(t *testing.T) {
 		{func() System { return NewPostgres(4) }, true},
 		{func() System { return NewSQLite() }, true},
 		{func() System { return NewJSONFile(os.Args[0], "jsonfile-writer") }, true},
+		{func() System { return NewEventLog(os.Args[0], "eventlog-server") }, true},
 		{func() System { return NewMemcached() }, false},
 	} {
 		sys := c.sys()
