@@ -75,7 +75,7 @@ func main() {
 			os.Exit(eventlog.Main(os.Args[2:]))
 		}
 	}
-	cfg, err := parseFlags(os.Args[1:])
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
@@ -91,9 +91,11 @@ func main() {
 	}
 }
 
-func parseFlags(args []string) (config, error) {
+// parseFlags checks the command line; usage and parse errors are written to output.
+func parseFlags(args []string, output io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	fs.SetOutput(output)
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "measured time per store and number of clients")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured time before each measurement")
 	clients := fs.String("clients", "1,16,64", "numbers of concurrent clients, comma-separated")
@@ -113,6 +115,12 @@ func parseFlags(args []string) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.duration <= 0 {
+		return c, fmt.Errorf("-duration %v is not positive", c.duration)
+	}
+	if c.warmup < 0 {
+		return c, fmt.Errorf("-warmup %v is negative", c.warmup)
 	}
 	for _, s := range strings.Split(*clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
