@@ -39,7 +39,7 @@ type Config struct {
 	KeyRetention    time.Duration `log:"key_retention"`
 	ShutdownTimeout time.Duration `log:"shutdown_timeout"`
 	LogLevel        slog.Level    `log:"log_level"`
-	LogJSON         bool          `log:"log_json"`
+	LogJSON         logFormat     `log:"log_json"` // JSON, text, or auto (log.go)
 	// GCPercent is the Go garbage collector's target (as GOGC); 0 leaves the runtime's setting.
 	GCPercent int `log:"gc_percent"`
 

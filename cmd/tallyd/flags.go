@@ -43,7 +43,7 @@ const defaultGCPercent = 400
 
 // newFlagSet defines every tallyd flag on a new flag set, bound to the fields of c. The defaults
 // of a few depend on the environment as it was before the TALLY_* variables: PORT,
-// GOOGLE_CLOUD_PROJECT, K_SERVICE and GOGC. An empty variable counts as unset there. The TALLY_*
+// GOOGLE_CLOUD_PROJECT and GOGC. An empty variable counts as unset there. The TALLY_*
 // variables are applied after parsing (applyEnv).
 //
 // A name between back quotes in a usage string is the placeholder --help shows for the value.
@@ -64,7 +64,8 @@ func newFlagSet(c *Config, env lookupEnv) *flag.FlagSet {
 	fs.DurationVar(&c.KeyRetention, "key-retention", shard.DefaultKeyRetention, "how long idempotency keys are remembered; at least 1m")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "on shutdown, how long the increments in flight may take to commit; the calls then get "+answerGrace.String()+" more to send their answers before they are cut off, and closing the admin listener and flushing telemetry "+exitTimeout.String()+": the whole shutdown takes at most this plus "+shutdownBudget(0).String())
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
-	fs.BoolVar(&c.LogJSON, "log-json", legacyEnv(env, "K_SERVICE") != "", "log JSON lines rather than text; on by default on Cloud Run (K_SERVICE set)")
+	c.LogJSON = logAuto
+	fs.Var(&c.LogJSON, "log-json", "log JSON lines (true, or --log-json alone), text lines (false), or auto: JSON unless standard error is a terminal, as on Cloud Run and under any log collector")
 	gcDefault := defaultGCPercent
 	if legacyEnv(env, "GOGC") != "" {
 		gcDefault = 0 // the runtime has read GOGC already

@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	log := slog.New(telemetry.NewLogHandler(newLogger(cfg, stderr).Handler()))
+	log := slog.New(telemetry.NewLogHandler(newLogger(cfg, stderr, isTerminal(stderr)).Handler()))
 	tel, err := telemetry.Setup(ctx, telemetryOptions(env))
 	if err != nil {
 		return fmt.Errorf("setting up telemetry: %w", err)
@@ -189,51 +189,4 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 	st := counters.Stats()
 	log.Info("shut down cleanly", "coalesced_commits", st.Commits, "coalesced_increments", st.Increments, "peak_lanes", st.PeakLanes, "shed_calls", limit.Shed())
 	return nil
-}
-
-func newLogger(cfg *Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.LogJSON {
-		opts.ReplaceAttr = cloudLoggingAttr(cfg.Project)
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// cloudLoggingAttr names the fields of JSON lines as Cloud Logging reads them from a
-// container's output (severity, message, and the trace of the line when the project is known,
-// so that the line shows under its trace), which most other collectors read as well.
-func cloudLoggingAttr(project string) func(groups []string, a slog.Attr) slog.Attr {
-	return func(groups []string, a slog.Attr) slog.Attr {
-		if len(groups) > 0 {
-			return a
-		}
-		switch a.Key {
-		case slog.LevelKey:
-			level, _ := a.Value.Any().(slog.Level)
-			severity := "DEFAULT"
-			switch {
-			case level >= slog.LevelError:
-				severity = "ERROR"
-			case level >= slog.LevelWarn:
-				severity = "WARNING"
-			case level >= slog.LevelInfo:
-				severity = "INFO"
-			default:
-				severity = "DEBUG"
-			}
-			return slog.String("severity", severity)
-		case slog.MessageKey:
-			return slog.Attr{Key: "message", Value: a.Value}
-		case telemetry.TraceIDKey:
-			if project != "" {
-				return slog.String("logging.googleapis.com/trace", "projects/"+project+"/traces/"+a.Value.String())
-			}
-		case telemetry.SpanIDKey:
-			if project != "" {
-				return slog.Attr{Key: "logging.googleapis.com/spanId", Value: a.Value}
-			}
-		}
-		return a
-	}
 }

@@ -95,8 +95,9 @@ func TestTerraformEnvMatchesFlags(t *testing.T) {
 			if err != nil {
 				t.Fatalf("tallyd refuses the module's configuration: %v", err)
 			}
-			if cfg.Storage != storageFirestore || cfg.Addr != "0.0.0.0:8080" || !cfg.LogJSON {
-				t.Errorf("storage %q, addr %q, JSON logs %v; want firestore on 0.0.0.0:$PORT with JSON logs", cfg.Storage, cfg.Addr, cfg.LogJSON)
+			// Cloud Run's standard error is no terminal.
+			if json := cfg.LogJSON.jsonLines(false); cfg.Storage != storageFirestore || cfg.Addr != "0.0.0.0:8080" || !json {
+				t.Errorf("storage %q, addr %q, JSON logs %v (--log-json=%s); want firestore on 0.0.0.0:$PORT with JSON logs", cfg.Storage, cfg.Addr, json, cfg.LogJSON)
 			}
 			// Every phase of a shutdown, from SIGTERM to the exit (shutdownBudget), fits in the
 			// time Cloud Run gives it.

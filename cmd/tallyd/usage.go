@@ -12,7 +12,6 @@ var otherEnv = []struct{ name, meaning string }{
 	{"PORT", "listen on 0.0.0.0:$PORT (set by Cloud Run); --addr or TALLY_ADDR wins"},
 	{"FIRESTORE_EMULATOR_HOST", "host:port of an external Firestore emulator; selects --storage=emulator"},
 	{"GOOGLE_CLOUD_PROJECT", "default of --project; selects --storage=firestore when no emulator host is set"},
-	{"K_SERVICE", "set by Cloud Run: JSON logs by default"},
 	{"GOGC", "when set, --gc-percent defaults to 0 and the runtime's setting stands"},
 	{"OTEL_*", "tracing and metrics export (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT, ...)"},
 }
