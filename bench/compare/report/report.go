@@ -17,6 +17,9 @@ import (
 // Throughput is one store measured at one number of clients.
 type Throughput struct {
 	System string
+	// NotDurable marks a store that acknowledges an increment before it is on disk (Redis
+	// everysec, Memcached); the chart says so.
+	NotDurable bool
 	load.Result
 }
 

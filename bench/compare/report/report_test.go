@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -95,36 +96,55 @@ func TestFormats(t *testing.T) {
 }
 
 func TestSVG(t *testing.T) {
-	var b strings.Builder
-	if err := SVG(&b, rows, "2026-12-02 & <test>"); err != nil {
-		t.Fatal(err)
-	}
-	d := xml.NewDecoder(strings.NewReader(b.String()))
-	var bars, texts []string
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("not well-formed XML: %v\n%s", err, b.String())
-		}
-		if s, ok := tok.(xml.StartElement); ok {
-			switch s.Name.Local {
-			case "rect":
-				bars = append(bars, s.Name.Local)
-			case "text":
-				texts = append(texts, s.Name.Local)
+	memcached := row("Memcached", 1, 30000)
+	memcached.NotDurable = true
+	const title = ">Increments per second of one hot counter (log scale; longer is faster)<"
+	const legend = "*: not durable, acknowledged before the increment is on disk"
+	for _, c := range []struct {
+		name      string
+		rows      []Throughput
+		rects     int // background + legend squares + bars
+		want, not []string
+	}{
+		{"durable stores", rows, 1 + 3 + 5,
+			[]string{title, "tallyd, keys", ">Redis<", "2026-12-02 &amp; &lt;test&gt;", ">1k/s<", ">10k/s<", "10.0k", "64 clients"},
+			[]string{legend, "Durable", "Redis *"}},
+		{"a store that is not durable", append(slices.Clone(rows), memcached), 1 + 3 + 6,
+			[]string{title, legend, `fill="#777777">Memcached *<`, `fill="#000000">Redis<`, ">100k/s<"},
+			[]string{"Durable"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var b strings.Builder
+			if err := SVG(&b, c.rows, "2026-12-02 & <test>"); err != nil {
+				t.Fatal(err)
 			}
-		}
-	}
-	// background + 3 legend squares + 5 bars
-	if len(bars) != 9 {
-		t.Errorf("%d rects, want 9", len(bars))
-	}
-	for _, want := range []string{"tallyd, keys", "Redis", "2026-12-02 &amp; &lt;test&gt;", ">1k/s<", ">10k/s<", "10.0k", "64 clients"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("chart lacks %q", want)
-		}
+			d := xml.NewDecoder(strings.NewReader(b.String()))
+			var rects int
+			for {
+				tok, err := d.Token()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("not well-formed XML: %v\n%s", err, b.String())
+				}
+				if s, ok := tok.(xml.StartElement); ok && s.Name.Local == "rect" {
+					rects++
+				}
+			}
+			if rects != c.rects {
+				t.Errorf("%d rects, want %d", rects, c.rects)
+			}
+			for _, want := range c.want {
+				if !strings.Contains(b.String(), want) {
+					t.Errorf("chart lacks %q:\n%s", want, b.String())
+				}
+			}
+			for _, not := range c.not {
+				if strings.Contains(b.String(), not) {
+					t.Errorf("chart has %q", not)
+				}
+			}
+		})
 	}
 }

@@ -24,16 +24,24 @@ const (
 // barColors are the fills of the bars for the first, second, ... number of clients.
 var barColors = []string{"#9ecae1", "#4292c6", "#08519c", "#08306b"}
 
+// notDurableMark follows the name of a store that acknowledges before the increment is on disk.
+const notDurableMark = " *"
+
 // SVG writes a horizontal bar chart of the throughput, one group of bars per system (in the
 // order they first appear in rows) and one bar per number of clients, on a logarithmic axis.
+// The names of stores that are not durable are grey and marked, and the legend says why.
 // subtitle is printed under the title (e.g. the date and machine).
 func SVG(w io.Writer, rows []Throughput, subtitle string) error {
 	var systems []string
 	var clients []int
+	notDurable := map[string]bool{}
 	lo, hi := math.Inf(1), 0.0
 	for _, r := range rows {
 		if !slices.Contains(systems, r.System) {
 			systems = append(systems, r.System)
+		}
+		if r.NotDurable {
+			notDurable[r.System] = true
 		}
 		if !slices.Contains(clients, r.Clients) {
 			clients = append(clients, r.Clients)
@@ -66,12 +74,16 @@ func SVG(w io.Writer, rows []Throughput, subtitle string) error {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		chartWidth, height, chartWidth, height)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", chartWidth, height)
-	fmt.Fprintf(&b, `<text x="10" y="22" font-size="16" font-weight="bold">Durable increments of one hot counter per second (log scale; longer is faster)</text>`+"\n")
+	fmt.Fprintf(&b, `<text x="10" y="22" font-size="16" font-weight="bold">Increments per second of one hot counter (log scale; longer is faster)</text>`+"\n")
 	fmt.Fprintf(&b, `<text x="10" y="42" font-size="11" fill="#555555">%s</text>`+"\n", html.EscapeString(subtitle))
 	for i, c := range clients {
 		lx := 10 + i*130
 		fmt.Fprintf(&b, `<rect x="%d" y="54" width="12" height="12" fill="%s"/><text x="%d" y="64">%d client%s</text>`+"\n",
 			lx, barColors[min(i, len(barColors)-1)], lx+18, c, plural(c))
+	}
+	if len(notDurable) > 0 {
+		fmt.Fprintf(&b, `<text x="%d" y="64" fill="#777777">%s: not durable, acknowledged before the increment is on disk</text>`+"\n",
+			10+len(clients)*130+20, strings.TrimSpace(notDurableMark))
 	}
 	// Decades: grid lines and labels.
 	for d := decLo; d <= decHi; d++ {
@@ -82,11 +94,15 @@ func SVG(w io.Writer, rows []Throughput, subtitle string) error {
 	for si, s := range systems {
 		gy := plotTop + si*groupHeight
 		mid := gy + len(clients)*barHeight/2
-		weight := "normal"
+		weight, fill, label := "normal", "#000000", s
 		if strings.HasPrefix(s, "tallyd") {
 			weight = "bold"
 		}
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" dominant-baseline="middle" font-weight="%s">%s</text>`+"\n", labelWidth, mid, weight, html.EscapeString(s))
+		if notDurable[s] {
+			fill, label = "#777777", s+notDurableMark
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" dominant-baseline="middle" font-weight="%s" fill="%s">%s</text>`+"\n",
+			labelWidth, mid, weight, fill, html.EscapeString(label))
 		for ci, c := range clients {
 			by := gy + ci*barHeight
 			for _, r := range rows {
