@@ -4,8 +4,16 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
 
 // grafanaDashboard is tallyd's Grafana dashboard, whose queries internal/telemetry's tests check
@@ -91,5 +99,75 @@ func TestMonitoringQueriesUseExportedMetrics(t *testing.T) {
 				t.Errorf("%s uses the label %s, which tallyd's dashboard does not", q, l)
 			}
 		}
+	}
+}
+
+// TestLatencyAlertLeavesStreamsOut: with the Prometheus sidecar the latency alert is on
+// tallyd's histogram, and its method filter leaves out exactly the streaming methods tallyd
+// serves (read from their descriptors), so that clients that watch do not keep it firing;
+// without the sidecar Cloud Run's alert, which cannot tell streams apart, stands in.
+func TestLatencyAlertLeavesStreamsOut(t *testing.T) {
+	cfg := loadConfigT(t, moduleDir)
+	for _, prom := range []bool{false, true} {
+		e, err := newEvaluator(cfg, map[string]string{"enable_managed_prometheus": strconv.FormatBool(prom)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, wantOn := range map[string]bool{"latency": !prom, "grpc_latency": prom} {
+			var r *resourceBlock
+			for _, p := range cfg.resourcesOf("google_monitoring_alert_policy") {
+				if p.name == name {
+					r = p
+				}
+			}
+			if r == nil {
+				t.Fatalf("no google_monitoring_alert_policy.%s", name)
+			}
+			n := cty.NumberIntVal(1)
+			if c, ok := r.block.Body.Attributes["count"]; ok {
+				if n, err = e.value(c.Expr, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if on := n.Equals(cty.NumberIntVal(1)).True(); on != wantOn {
+				t.Errorf("with enable_managed_prometheus = %v, %s is created: %v, want %v", prom, r, on, wantOn)
+			}
+		}
+	}
+
+	e, err := newEvaluator(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.local("streaming_methods"); err != nil {
+		t.Fatal(err)
+	}
+	// PromQL anchors a regular expression at both ends.
+	streams := regexp.MustCompile("^(?:" + e.locals["streaming_methods"].AsString() + ")$")
+	services := []protoreflect.ServiceDescriptor{
+		tallyv1.File_tally_v1_counter_proto.Services().ByName("CounterService"),
+		healthpb.File_grpc_health_v1_health_proto.Services().ByName("Health"),
+		reflectionpb.File_grpc_reflection_v1_reflection_proto.Services().ByName("ServerReflection"),
+	}
+	streaming := 0
+	for _, svc := range services {
+		for i := 0; i < svc.Methods().Len(); i++ {
+			m := svc.Methods().Get(i)
+			full := string(svc.FullName()) + "/" + string(m.Name())
+			isStream := m.IsStreamingServer() || m.IsStreamingClient()
+			if isStream {
+				streaming++
+			}
+			if streams.MatchString(full) != isStream {
+				t.Errorf("%s (streaming: %v): the latency alert's filter leaves it out: %v", full, isStream, !isStream)
+			}
+		}
+	}
+	if streaming < 3 {
+		t.Errorf("found %d streaming methods, want WatchCounter, Watch and ServerReflectionInfo", streaming)
+	}
+	filter := `rpc_method!~"` + e.locals["streaming_methods"].AsString() + `"`
+	if !strings.Contains(strings.Join(moduleQueries(t), "\n"), filter) {
+		t.Errorf("no PromQL query of the module has %s", filter)
 	}
 }

@@ -16,6 +16,9 @@ locals {
   # gRPC codes that mean tallyd or Firestore failed, rather than the caller asking for something
   # impossible (NOT_FOUND, INVALID_ARGUMENT, FAILED_PRECONDITION, ...).
   server_error_codes = "UNAVAILABLE|INTERNAL|UNKNOWN|DEADLINE_EXCEEDED|DATA_LOSS"
+  # The streaming methods tallyd serves (rpc_method is service/method), whose calls last as long
+  # as the client keeps them open: left out of latency.
+  streaming_methods = "tally.v1.CounterService/WatchCounter|grpc.health.v1.Health/Watch|grpc.reflection.v1(alpha)?.ServerReflection/ServerReflectionInfo"
 
   alert_documentation = "tally runbook: docs/deploy.md in the tally repository (upgrades, rollback to an earlier revision)."
 }
@@ -56,15 +59,24 @@ resource "google_monitoring_alert_policy" "http_errors" {
   depends_on = [google_project_service.apis]
 }
 
+# Latency. Cloud Run's request_latencies cannot tell a unary call from a stream: its labels are
+# HTTP's (response code and class, route), not the gRPC method, and a WatchCounter or health Watch
+# stream counts as one request lasting until it ends, up to request_timeout. So with clients that
+# watch, its p99 is the streams' length and the alert would fire all the time. tallyd's own
+# histogram names the method: with the Prometheus sidecar the alert is on it, streams left out;
+# without the sidecar it is on Cloud Run's metric, which suits only deployments without watches
+# (docs/deploy.md, Monitoring).
 resource "google_monitoring_alert_policy" "latency" {
+  count = var.enable_managed_prometheus ? 0 : 1
+
   project               = var.project_id
-  display_name          = "${var.name}: call latency p99"
+  display_name          = "${var.name}: call latency p99 at Cloud Run"
   combiner              = "OR"
   notification_channels = var.notification_channels
   severity              = "WARNING"
 
   conditions {
-    display_name = "p99 latency above ${var.alert_latency_p99_ms} ms for 5 minutes"
+    display_name = "p99 latency above ${var.alert_latency_p99_ms} ms for 5 minutes (streams included)"
     condition_threshold {
       filter          = "${local.run_filter} AND metric.type = \"run.googleapis.com/request_latencies\""
       comparison      = "COMPARISON_GT"
@@ -79,11 +91,40 @@ resource "google_monitoring_alert_policy" "latency" {
   }
 
   documentation {
-    content   = "Calls to tally are slow. Increments wait for their Firestore commit: check Firestore's latency and tally's commit outcomes on the dashboard. ${local.alert_documentation}"
+    content   = "Calls to tally are slow, as Cloud Run measures them: WatchCounter and health Watch streams count with their whole length, so clients that watch keep this alert firing (turn enable_managed_prometheus on for an alert that leaves streams out). Increments wait for their Firestore commit: check Firestore's latency and tally's commit outcomes on the dashboard. ${local.alert_documentation}"
     mime_type = "text/markdown"
   }
 
   depends_on = [google_project_service.apis]
+}
+
+# The address the policy had before it took count.
+moved {
+  from = google_monitoring_alert_policy.latency
+  to   = google_monitoring_alert_policy.latency[0]
+}
+
+resource "google_monitoring_alert_policy" "grpc_latency" {
+  count = var.enable_managed_prometheus ? 1 : 0
+
+  project               = var.project_id
+  display_name          = "${var.name}: unary call latency p99"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+  severity              = "WARNING"
+
+  conditions {
+    display_name = "p99 latency of unary calls above ${var.alert_latency_p99_ms} ms for 5 minutes"
+    condition_prometheus_query_language {
+      query    = "histogram_quantile(0.99, sum by (le) (rate(rpc_server_call_duration_seconds_bucket{${local.prom_selector},rpc_method!~\"${local.streaming_methods}\"}[5m]))) > ${var.alert_latency_p99_ms / 1000}"
+      duration = "300s"
+    }
+  }
+
+  documentation {
+    content   = "tallyd's unary calls are slow (streams are left out). Increments wait for their Firestore commit: check Firestore's latency and tally's commit outcomes on the dashboard. ${local.alert_documentation}"
+    mime_type = "text/markdown"
+  }
 }
 
 # Calls Cloud Run refused because every instance was at its concurrency and no more could start
@@ -178,7 +219,7 @@ locals {
       }]
     },
     {
-      title = "Request latency p50 and p99 (ms)"
+      title = "Request latency p50 and p99 at Cloud Run, streams included (ms)"
       dataSets = [for p in ["50", "99"] : {
         plotType = "LINE"
         timeSeriesQuery = { timeSeriesFilter = {
@@ -217,7 +258,7 @@ locals {
     { title = "gRPC calls per second by status code", queries = [
       "sum by (rpc_response_status_code) (rate(rpc_server_call_duration_seconds_count{${local.prom_selector}}[5m]))",
     ] },
-    { title = "gRPC latency p99 by method (s)", queries = [
+    { title = "gRPC latency p99 by method (s); streams last as long as their clients keep them", queries = [
       "histogram_quantile(0.99, sum by (le, rpc_method) (rate(rpc_server_call_duration_seconds_bucket{${local.prom_selector}}[5m])))",
     ] },
     { title = "Firestore commit latency p50 and p99 (s)", queries = [

@@ -340,7 +340,7 @@ variable "notification_channels" {
 
 variable "enable_managed_prometheus" {
   type        = bool
-  description = "Run Google's Managed Service for Prometheus sidecar next to tallyd, which scrapes tallyd's /metrics and writes them to Cloud Monitoring. Needed for the alerts and charts on tallyd's own metrics (gRPC status codes, shed calls, commit latency). Adds roles/monitoring.metricWriter to the service account and the sidecar's CPU and memory to each instance; works best with cpu_idle = false."
+  description = "Run Google's Managed Service for Prometheus sidecar next to tallyd, which scrapes tallyd's /metrics and writes them to Cloud Monitoring. Needed for the alerts and charts on tallyd's own metrics (gRPC status codes, shed calls, commit latency, latency without streams): without it nothing alerts on calls tallyd sheds or fails, since a gRPC error such as RESOURCE_EXHAUSTED or UNAVAILABLE is an HTTP 200 to Cloud Run. Adds roles/monitoring.metricWriter to the service account and the sidecar's CPU and memory to each instance; works best with cpu_idle = false."
   default     = false
 }
 
@@ -368,7 +368,7 @@ variable "alert_error_ratio" {
 
 variable "alert_latency_p99_ms" {
   type        = number
-  description = "Alert when the 99th percentile of call latency seen by Cloud Run stays above this many milliseconds for 5 minutes. An increment waits for its Firestore commit, typically tens of milliseconds."
+  description = "Alert when the 99th percentile of call latency stays above this many milliseconds for 5 minutes. An increment waits for its Firestore commit, typically tens of milliseconds. With enable_managed_prometheus, unary calls only, from tallyd's own histogram; without it, as Cloud Run sees requests, where a WatchCounter or health Watch stream counts with its whole length (up to request_timeout), so clients that watch keep the alert firing."
   default     = 1000
 
   validation {
