@@ -1,6 +1,7 @@
 package terraform
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,18 +14,13 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/tally-dev/tally/internal/promql"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
 
 // grafanaDashboard is tallyd's Grafana dashboard, whose queries internal/telemetry's tests check
 // against the metrics tallyd really exports (scraped after traffic of every kind).
 var grafanaDashboard = filepath.Join("..", "docs", "dashboards", "tally.json")
-
-var (
-	promMetric = regexp.MustCompile(`\b(?:tally|rpc)_[a-zA-Z0-9_]*[a-zA-Z0-9]`)
-	promLabel  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*"`)
-	promBy     = regexp.MustCompile(`\bby\s*\(([^)]*)\)`)
-)
 
 // Labels the module's queries use that the Managed Service for Prometheus sidecar adds (so
 // tallyd's own dashboard does not have them), and the histogram bucket bound.
@@ -67,39 +63,73 @@ func moduleQueries(t *testing.T) []string {
 	return out
 }
 
-// TestMonitoringQueriesUseExportedMetrics: every metric and label the module's PromQL alerts and
-// charts use is one tallyd's own dashboard uses, so that a renamed metric breaks a test.
+// TestMonitoringQueriesUseExportedMetrics: every metric the module's PromQL alerts and charts
+// read is, by its exact name or as a series of the same histogram, one that tallyd's Grafana
+// dashboard reads, and every label they match on or group by is one the dashboard uses with
+// that metric, so that a renamed metric or label breaks a test. internal/telemetry holds the
+// dashboard's queries against a scrape of tallyd after traffic of every kind; both read the
+// queries with internal/promql.
 func TestMonitoringQueriesUseExportedMetrics(t *testing.T) {
-	b, err := os.ReadFile(grafanaDashboard)
+	raw, err := os.ReadFile(grafanaDashboard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	grafana := string(b)
+	var d any
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	// The dashboard's metrics, by histogram or counter family, with the labels it uses on each.
+	dashboard := map[string]map[string]bool{}
+	for _, q := range promql.GrafanaQueries(d, "") {
+		metrics, labels := promql.Names(q.Text)
+		for _, m := range metrics {
+			f := metricFamily(m)
+			if dashboard[f] == nil {
+				dashboard[f] = map[string]bool{}
+			}
+			for _, l := range labels {
+				dashboard[f][l] = true
+			}
+		}
+	}
+	if len(dashboard) < 5 {
+		t.Fatalf("found %d metrics in %s", len(dashboard), grafanaDashboard)
+	}
 	queries := moduleQueries(t)
 	if len(queries) < 5 {
 		t.Fatalf("found %d PromQL queries in the module, want the alerts' and the charts'", len(queries))
 	}
 	for _, q := range queries {
-		for _, m := range promMetric.FindAllString(q, -1) {
-			if !strings.Contains(grafana, m) {
-				t.Errorf("%s queries %s, which tallyd's dashboard (%s) does not: is it exported?", q, m, grafanaDashboard)
-			}
-		}
-		var labels []string
-		for _, m := range promLabel.FindAllStringSubmatch(q, -1) {
-			labels = append(labels, m[1])
-		}
-		for _, m := range promBy.FindAllStringSubmatch(q, -1) {
-			for _, l := range strings.Split(m[1], ",") {
-				labels = append(labels, strings.TrimSpace(l))
-			}
+		metrics, labels := promql.Names(q)
+		if len(metrics) == 0 {
+			t.Errorf("%s reads none of tallyd's metrics", q)
 		}
 		for _, l := range labels {
-			if !sidecarLabels[l] && !strings.Contains(grafana, l) {
-				t.Errorf("%s uses the label %s, which tallyd's dashboard does not", q, l)
+			found := sidecarLabels[l]
+			for _, m := range metrics {
+				found = found || dashboard[metricFamily(m)][l]
+			}
+			if !found {
+				t.Errorf("%s uses the label %s, which tallyd's dashboard uses with none of %q", q, l, metrics)
+			}
+		}
+		for _, m := range metrics {
+			if dashboard[metricFamily(m)] == nil {
+				t.Errorf("%s reads %s, which tallyd's dashboard (%s) does not: is it exported?", q, m, grafanaDashboard)
 			}
 		}
 	}
+}
+
+// metricFamily is the metric a series name belongs to: a histogram's _bucket, _sum and _count
+// series are the histogram's.
+func metricFamily(series string) string {
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		if base, ok := strings.CutSuffix(series, suffix); ok {
+			return base
+		}
+	}
+	return series
 }
 
 // TestLatencyAlertLeavesStreamsOut: with the Prometheus sidecar the latency alert is on

@@ -4,60 +4,22 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/tally-dev/tally/internal/promql"
 )
 
 // dashboardPath is the Grafana dashboard, from this package's directory.
 var dashboardPath = filepath.Join("..", "..", "docs", "dashboards", "tally.json")
 
-var (
-	// metricName finds the metric names in a PromQL expression, once quoted strings, matchers
-	// and groupings are removed: tallyd's own, the gRPC ones and target_info.
-	metricName = regexp.MustCompile(`\b(?:tally|rpc)_[a-zA-Z0-9_]*[a-zA-Z0-9]|\btarget_info\b`)
-	matchers   = regexp.MustCompile(`\{[^}]*\}`)
-	// labelMatcher finds the label names of matchers ({name="..."}, =~, !=, !~).
-	labelMatcher = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*""`)
-	// grouping finds the label lists of by (...) and without (...).
-	grouping     = regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`)
-	quoted       = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
-	rangeOrParam = regexp.MustCompile(`\[[^\]]*\]`)
-)
-
 // Labels a query may use that the scrape cannot show: Prometheus adds job and instance, and le
 // is the bucket bound of every histogram.
 var scrapeTimeLabels = []string{"job", "instance", "le"}
-
-// query is one PromQL text of the dashboard and where it is.
-type query struct{ where, text string }
-
-// dashboardQueries returns every expr of every panel target, and every query of the templating
-// variables, of the dashboard d (decoded JSON).
-func dashboardQueries(d any, where string) []query {
-	var out []query
-	switch v := d.(type) {
-	case map[string]any:
-		for k, x := range v {
-			path := where + "." + k
-			if s, ok := x.(string); ok && (k == "expr" || (strings.Contains(where, "templating") && (k == "query" || k == "definition"))) {
-				out = append(out, query{path, s})
-				continue
-			}
-			out = append(out, dashboardQueries(x, path)...)
-		}
-	case []any:
-		for i, x := range v {
-			out = append(out, dashboardQueries(x, where+"["+strconv.Itoa(i)+"]")...)
-		}
-	}
-	return out
-}
 
 // family maps a metric name of a query to the family the scrape exports it in: a histogram's
 // _bucket, _sum and _count series belong to the histogram.
@@ -94,17 +56,15 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 	fams := trafficScrape(t)
 
 	queried := map[string]bool{}
-	queries := dashboardQueries(d, "")
+	queries := promql.GrafanaQueries(d, "")
 	if len(queries) == 0 {
 		t.Fatal("the dashboard has no queries")
 	}
 	for _, q := range queries {
-		text := rangeOrParam.ReplaceAllString(q.text, "")
-		text = quoted.ReplaceAllString(text, `""`)
-		names := metricName.FindAllString(grouping.ReplaceAllString(matchers.ReplaceAllString(text, ""), ""), -1)
+		names, used := promql.Names(q.Text)
 		if len(names) == 0 {
-			if !strings.Contains(q.where, "templating") {
-				t.Errorf("%s: %q queries no tally metric", q.where, q.text)
+			if !strings.Contains(q.Where, "templating") {
+				t.Errorf("%s: %q queries no tally metric", q.Where, q.Text)
 			}
 			continue
 		}
@@ -112,7 +72,7 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 		for _, name := range names {
 			f, ok := family(fams, name)
 			if !ok {
-				t.Errorf("%s: %q queries %s, which tallyd does not export", q.where, q.text, name)
+				t.Errorf("%s: %q queries %s, which tallyd does not export", q.Where, q.Text, name)
 				continue
 			}
 			queried[f.GetName()] = true
@@ -122,20 +82,9 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 				}
 			}
 		}
-		var used []string
-		for _, m := range labelMatcher.FindAllStringSubmatch(text, -1) {
-			used = append(used, m[1])
-		}
-		for _, g := range grouping.FindAllStringSubmatch(text, -1) {
-			for _, l := range strings.Split(g[1], ",") {
-				if l = strings.TrimSpace(l); l != "" {
-					used = append(used, l)
-				}
-			}
-		}
 		for _, l := range used {
 			if !labels[l] && !slices.Contains(scrapeTimeLabels, l) {
-				t.Errorf("%s: %q uses label %s, which none of %v has", q.where, q.text, l, names)
+				t.Errorf("%s: %q uses label %s, which none of %v has", q.Where, q.Text, l, names)
 			}
 		}
 	}
