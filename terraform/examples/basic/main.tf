@@ -29,6 +29,7 @@ module "tally" {
   project_id        = var.project_id
   region            = var.region
   database_location = var.database_location
+  database_id       = var.database_id
   image             = var.image
 
   min_instances   = var.min_instances

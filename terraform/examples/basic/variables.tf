@@ -17,6 +17,12 @@ variable "database_location" {
   default     = "eur3"
 }
 
+variable "database_id" {
+  type        = string
+  description = "Firestore database id holding the counters; \"(default)\" for the project's default database. Changing it points Terraform at another database: see docs/deploy.md (Rollback) before changing it on a deployment."
+  default     = "tally"
+}
+
 variable "image" {
   type        = string
   description = "tallyd image to run, e.g. europe-west1-docker.pkg.dev/PROJECT/tally/tallyd@sha256:..."
