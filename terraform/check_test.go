@@ -165,6 +165,46 @@ func TestCheckerFindsEachKindOfMistake(t *testing.T) {
 }`, `has no attribute "emial"`},
 		{"each outside for_each", `resource "google_service_account" "a" { account_id = each.value }`, `each is used outside`},
 		{"unknown function", `locals { x = uppercase("a") }`, `no function "uppercase"`},
+		{"function of a later Terraform", `locals { x = issensitive("a") }`, `no function "issensitive"`},
+		{"function of terraform console only", `locals { x = type("a") }`, `no function "type"`},
+		{"argument of the wrong type", `resource "google_cloud_run_v2_service" "s" {
+  name = "n"
+  location = "l"
+  template {
+    scaling {
+      min_instance_count = "many"
+    }
+    containers { image = "i" }
+  }
+}`, `"min_instance_count" is a number`},
+		{"list argument given a string", `resource "google_cloud_run_v2_service" "s" {
+  name = "n"
+  location = "l"
+  template {
+    containers {
+      image = "i"
+      args = "--verbose"
+    }
+  }
+}`, `"args" is a list of string`},
+		{"unknown attribute of a nested block", `resource "google_cloud_run_v2_service" "s" {
+  name = "n"
+  location = "l"
+  template {
+    containers { image = "i" }
+  }
+}
+output "o" { value = google_cloud_run_v2_service.s.template[0].bogus }`, `google_cloud_run_v2_service.s.template has no attribute "bogus"`},
+		{"unknown attribute deep in a nested block", `resource "google_cloud_run_v2_service" "s" {
+  name = "n"
+  location = "l"
+  template {
+    containers { image = "i" }
+  }
+}
+output "o" { value = google_cloud_run_v2_service.s.template[0].containers[0].imag }`, `template.containers has no attribute "imag"`},
+		{"unknown attribute inside an object attribute", `data "google_cloud_run_v2_service" "d" { name = "n" }
+output "o" { value = data.google_cloud_run_v2_service.d.template[0].containers[0].imagee }`, `template.containers has no attribute "imagee"`},
 		{"variable with an unknown argument", `variable "v" {
   type = string
   descripton = "x"
@@ -218,5 +258,34 @@ output "o" { value = module.m.service_uri }`, `module "m" has no output "service
 			}
 			t.Errorf("no problem containing %q; found %q", tt.want, problems)
 		})
+	}
+}
+
+// TestCheckerPassesDeepReferencesAndConvertibleConstants: what the new checks must not report:
+// references that exist deep in blocks and object attributes, and constants Terraform converts
+// ("2" to a number).
+func TestCheckerPassesDeepReferencesAndConvertibleConstants(t *testing.T) {
+	schema := loadSchema(t)
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, `resource "google_cloud_run_v2_service" "s" {
+  name     = "n"
+  location = "l"
+  template {
+    scaling {
+      min_instance_count = "2"
+    }
+    containers {
+      image = "i"
+      args  = ["--verbose"]
+    }
+  }
+}
+data "google_cloud_run_v2_service" "d" { name = "n" }
+output "a" { value = google_cloud_run_v2_service.s.template[0].containers[0].image }
+output "b" { value = data.google_cloud_run_v2_service.d.template[0].containers[0].image }
+output "c" { value = google_cloud_run_v2_service.s.terminal_condition[0].state }
+`)
+	if p := checkConfig(schema, cfg); len(p) > 0 {
+		t.Errorf("a valid configuration: %q", p)
 	}
 }

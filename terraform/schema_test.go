@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 )
 
 // schemaEnv overrides where the provider schema is read from.
@@ -44,10 +45,11 @@ type schemaBlock struct {
 }
 
 type schemaAttribute struct {
-	Required   bool `json:"required"`
-	Optional   bool `json:"optional"`
-	Computed   bool `json:"computed"`
-	Deprecated bool `json:"deprecated"`
+	Required   bool     `json:"required"`
+	Optional   bool     `json:"optional"`
+	Computed   bool     `json:"computed"`
+	Deprecated bool     `json:"deprecated"`
+	Type       cty.Type `json:"type"` // cty's JSON form, e.g. "number" or ["list","string"]
 }
 
 type schemaBlockType struct {
@@ -243,6 +245,8 @@ func (c *checker) body(body *hclsyntax.Body, s *schemaBlock, where string, top b
 			c.addf(a.SrcRange, "%s: %q is computed by the provider and cannot be set", where, name)
 		case sa.Deprecated:
 			c.addf(a.SrcRange, "%s: %q is deprecated", where, name)
+		default:
+			c.constantType(a, sa.Type, where)
 		}
 	}
 	for name, sa := range s.Attributes {
@@ -295,6 +299,32 @@ func (c *checker) body(body *hclsyntax.Body, s *schemaBlock, where string, top b
 		if max > 0 && (n > max || (n == max && d > 0)) {
 			c.addf(body.SrcRange, "%s has more than %d %q blocks", where, max, name)
 		}
+	}
+}
+
+// constantType checks an argument whose value is a constant (no references, no function
+// calls) against the type the schema gives it, as Terraform converts it: "5" is a number, "many"
+// is not. Arguments computed from variables or resources are not checked here.
+func (c *checker) constantType(a *hclsyntax.Attribute, ty cty.Type, where string) {
+	if ty == cty.NilType || len(a.Expr.Variables()) > 0 {
+		return
+	}
+	calls := false
+	hclsyntax.VisitAll(a.Expr, func(n hclsyntax.Node) hcl.Diagnostics {
+		if _, ok := n.(*hclsyntax.FunctionCallExpr); ok {
+			calls = true
+		}
+		return nil
+	})
+	if calls {
+		return
+	}
+	v, diags := a.Expr.Value(nil)
+	if diags.HasErrors() || v.IsNull() {
+		return
+	}
+	if _, err := convert.Convert(v, ty); err != nil {
+		c.addf(a.SrcRange, "%s: %q is a %s, and %s does not convert to it: %v", where, a.Name, ty.FriendlyName(), v.Type().FriendlyName(), err)
 	}
 }
 
@@ -483,23 +513,69 @@ func (c *checker) resourceReference(tr hcl.Traversal, rng hcl.Range, data bool, 
 			next++
 		}
 	}
-	attr, ok := attrName(tr, next)
-	if !ok {
-		return
-	}
 	schemas := c.schema.Resources
 	if data {
 		schemas = c.schema.DataSources
 	}
-	s := schemas[typ].Block
-	if _, ok := s.Attributes[attr]; !ok {
-		if _, ok := s.BlockTypes[attr]; !ok {
-			c.addf(rng, "%s has no attribute %q", found, attr)
+	block := schemas[typ].Block
+	path := found.String()
+	// Follow the traversal through nested blocks (an index selects one of a list or set block)
+	// and then through the attribute's type, as far as the schema says what is there.
+	for next < len(tr) {
+		attr, ok := attrName(tr, next)
+		if !ok {
+			return
+		}
+		next++
+		if a, ok := block.Attributes[attr]; ok {
+			c.typeReference(tr[next:], a.Type, rng, path+"."+attr)
+			return
+		}
+		bt, ok := block.BlockTypes[attr]
+		if !ok {
+			c.addf(rng, "%s has no attribute %q", path, attr)
+			return
+		}
+		path += "." + attr
+		if next < len(tr) {
+			if _, ok := tr[next].(hcl.TraverseIndex); ok && bt.NestingMode != "single" && bt.NestingMode != "group" {
+				next++
+			}
+		}
+		block = bt.Block
+	}
+}
+
+// typeReference checks the rest of a reference into a value of type ty: the attributes read
+// from an object must be the object's.
+func (c *checker) typeReference(rest hcl.Traversal, ty cty.Type, rng hcl.Range, path string) {
+	for _, step := range rest {
+		switch s := step.(type) {
+		case hcl.TraverseIndex:
+			switch {
+			case ty.IsListType() || ty.IsSetType() || ty.IsMapType():
+				ty = ty.ElementType()
+			default:
+				return
+			}
+		case hcl.TraverseAttr:
+			if !ty.IsObjectType() {
+				return
+			}
+			if !ty.HasAttribute(s.Name) {
+				c.addf(rng, "%s has no attribute %q", path, s.Name)
+				return
+			}
+			ty = ty.AttributeType(s.Name)
+			path += "." + s.Name
+		default:
+			return
 		}
 	}
 }
 
-// terraformFunctions are the functions of Terraform 1.5's language.
+// terraformFunctions are the functions of Terraform 1.5's language (issensitive came in 1.8; type
+// exists only in terraform console).
 var terraformFunctions = func() map[string]bool {
 	m := map[string]bool{}
 	for _, name := range strings.Fields(`
@@ -516,7 +592,7 @@ var terraformFunctions = func() map[string]bool {
 		base64sha256 base64sha512 bcrypt filebase64sha256 filebase64sha512 filemd5 filesha1
 		filesha256 filesha512 md5 rsadecrypt sha1 sha256 sha512 uuid uuidv5
 		cidrhost cidrnetmask cidrsubnet cidrsubnets
-		can issensitive nonsensitive sensitive tobool tolist tomap tonumber toset tostring try type`) {
+		can nonsensitive sensitive tobool tolist tomap tonumber toset tostring try`) {
 		m[name] = true
 	}
 	return m
