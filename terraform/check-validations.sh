@@ -29,8 +29,10 @@ for c in "${cases[@]}"; do
     -var project_id=my-project -var region=europe-west1 -var database_location=eur3 \
     -var image=europe-west1-docker.pkg.dev/my-project/tally/tallyd:v1 -var "$assignment" >plan.log 2>&1; then
     got=ok
+  elif grep -q 'Error: Invalid value for variable' plan.log; then
+    got=refuse # a validation refused it, or it is not of the variable's type
   else
-    got=refuse
+    got="a plan that failed for another reason" # e.g. a variable renamed away: not a refusal
   fi
   if [[ $got != "$want" ]]; then
     echo "terraform plan with $assignment: $got, want $want" >&2

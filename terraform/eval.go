@@ -40,18 +40,19 @@ func newEvaluator(cfg *config, vars map[string]string) (*evaluator, error) {
 		}
 	}
 	for name, b := range cfg.variables {
-		ty, err := variableType(b)
+		ty, defaults, err := variableType(b)
 		if err != nil {
 			return nil, err
 		}
 		v := cty.UnknownVal(ty)
-		if src, ok := vars[name]; ok {
+		src, given := vars[name]
+		if given {
 			expr, diags := hclsyntax.ParseExpression([]byte(src), "var."+name, hcl.InitialPos)
 			if diags.HasErrors() {
-				return nil, fmt.Errorf("value of variable %s: %w", name, diags)
+				return nil, &valueError{name: name, err: diags}
 			}
 			if v, diags = expr.Value(&hcl.EvalContext{Functions: e.funcs}); diags.HasErrors() {
-				return nil, fmt.Errorf("value of variable %s: %w", name, diags)
+				return nil, &valueError{name: name, err: diags}
 			}
 		} else if def, ok := b.Body.Attributes["default"]; ok {
 			var diags hcl.Diagnostics
@@ -59,8 +60,14 @@ func newEvaluator(cfg *config, vars map[string]string) (*evaluator, error) {
 				return nil, fmt.Errorf("default of variable %s: %w", name, diags)
 			}
 		}
+		if defaults != nil && v.IsKnown() {
+			v = defaults.Apply(v) // the optional attributes' defaults, as Terraform fills them in
+		}
 		cv, err := convert.Convert(v, ty)
 		if err != nil {
+			if given {
+				return nil, &valueError{name: name, err: err}
+			}
 			return nil, fmt.Errorf("variable %s: %w", name, err)
 		}
 		e.vars[name] = cv
@@ -68,18 +75,30 @@ func newEvaluator(cfg *config, vars map[string]string) (*evaluator, error) {
 	return e, nil
 }
 
-// variableType is the type constraint of a variable block (any when it has none).
-func variableType(b *hclsyntax.Block) (cty.Type, error) {
+// variableType is the type constraint of a variable block (any when it has none), with the
+// defaults of its optional object attributes (nil when it has none).
+func variableType(b *hclsyntax.Block) (cty.Type, *typeexpr.Defaults, error) {
 	attr, ok := b.Body.Attributes["type"]
 	if !ok {
-		return cty.DynamicPseudoType, nil
+		return cty.DynamicPseudoType, nil, nil
 	}
-	ty, diags := typeexpr.TypeConstraint(attr.Expr)
+	ty, defaults, diags := typeexpr.TypeConstraintWithDefaults(attr.Expr)
 	if diags.HasErrors() {
-		return cty.NilType, fmt.Errorf("type of variable %s: %w", b.Labels[0], diags)
+		return cty.NilType, nil, fmt.Errorf("type of variable %s: %w", b.Labels[0], diags)
 	}
-	return ty, nil
+	return ty, defaults, nil
 }
+
+// valueError is a value given for a variable that Terraform would refuse before any validation
+// runs: not an HCL expression, or not of the variable's type. Any other failure to set up the
+// evaluation is the module's, not the value's.
+type valueError struct {
+	name string
+	err  error
+}
+
+func (e *valueError) Error() string { return fmt.Sprintf("value of variable %s: %v", e.name, e.err) }
+func (e *valueError) Unwrap() error { return e.err }
 
 // value evaluates expr with extra variables in scope (each, count, a dynamic block's iterator).
 func (e *evaluator) value(expr hcl.Expression, extra map[string]cty.Value) (cty.Value, error) {

@@ -165,7 +165,7 @@ func notPublic(cfg *config) []string {
 				out = append(out, fmt.Sprintf("%s: the default of variable %q, used as an IAM member at %s, holds %s", d.SrcRange, name, where, s))
 			}
 		}
-		ty, err := variableType(b)
+		ty, _, err := variableType(b)
 		if err != nil {
 			out = append(out, err.Error())
 			continue
@@ -525,6 +525,21 @@ resource "google_cloud_run_v2_service_iam_member" "i" {
 		{"allUsers in a local", notPublic, `locals { who = "allUsers" }`, "literal allUsers"},
 		{"public default", notPublic, members(`default = ["allUsers"]`, rejecting), "the default of variable"},
 		{"no validation", notPublic, members(`default = []`, ""), "has no validation that refuses allUsers"},
+		// Another variable's type with optional attributes, which the evaluator once could not
+		// read, made every value count as refused: the check passed a members variable with no
+		// validation at all.
+		{"no validation, beside an object variable with optional attributes", notPublic, `variable "scaling" {
+  type        = object({ min = optional(number, 0) })
+  description = "s"
+  default     = {}
+}
+` + members(`default = []`, ""), "has no validation that refuses allUsers"},
+		{"no validation, beside a variable whose default the evaluator cannot read", notPublic, `variable "started" {
+  type        = string
+  description = "s"
+  default     = upper("a")
+}
+` + members(`default = []`, ""), "has no validation that refuses allUsers"},
 		{"invoker check disabled", notPublic, strings.Replace(withSA(`service_account = google_service_account.sa.email`), `location = "europe-west1"`, `location = "europe-west1"
   invoker_iam_disabled = true`, 1), "invoker_iam_disabled"},
 		{"invoker check disabled by a variable", notPublic, `variable "open" {

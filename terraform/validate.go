@@ -1,6 +1,7 @@
 package terraform
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 
@@ -28,9 +29,13 @@ func variableErrors(cfg *config, vars map[string]string) ([]string, error) {
 		}
 	}
 	e, err := newEvaluator(cfg, vars)
-	if err != nil {
+	var bad *valueError
+	if errors.As(err, &bad) {
 		// A value of the wrong type (or not an HCL expression at all): Terraform refuses it.
 		return []string{err.Error()}, nil
+	}
+	if err != nil {
+		return nil, err // the module's own problem, which refuses no value in particular
 	}
 	names := make([]string, 0, len(vars))
 	for name := range vars {
