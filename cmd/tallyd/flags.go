@@ -62,7 +62,7 @@ func newFlagSet(c *Config, env lookupEnv) *flag.FlagSet {
 	fs.IntVar(&c.MaxBatch, "max-batch", shard.DefaultMaxBatch, fmt.Sprintf("most increments of one counter coalesced into one commit, 1..%d", maxMaxBatch))
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", shard.DefaultMaxInFlight, fmt.Sprintf("most commits of one counter in flight at once (more than one only while a full batch waits), 1..%d", maxMaxInFlight))
 	fs.DurationVar(&c.KeyRetention, "key-retention", shard.DefaultKeyRetention, "how long idempotency keys are remembered; at least 1m")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "on shutdown, how long the increments in flight may take to commit; the calls then get "+answerGrace.String()+" more to send their answers before they are cut off, and closing the admin listener and flushing telemetry "+exitTimeout.String()+": the whole shutdown takes at most this plus "+shutdownBudget(0).String())
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "on shutdown, how long the increments in flight may take to commit; the calls then get "+answerGrace.String()+" more to send their answers before they are cut off, and closing the admin listener and flushing telemetry "+exitTimeout.String()+": the whole shutdown takes at most this plus "+shutdownBudget(0).String()+" and the time storage takes to close (the Firestore client closes at once)")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	c.LogJSON = logAuto
 	fs.Var(&c.LogJSON, "log-json", "log JSON lines (true, or --log-json alone), text lines (false), or auto: JSON unless standard error is a terminal, as on Cloud Run and under any log collector")

@@ -98,14 +98,25 @@ type limiter struct {
 	inFlight atomic.Int64
 	shed     atomic.Int64
 	onShed   func(context.Context) // records a refusal in the metrics; may be nil
+	// watches is the limiter of WatchCounter streams that newGRPCServer made beside this one
+	// (--max-watches), so that the shutdown line can report its refusals too; nil before.
+	watches *limiter
 }
 
 func newLimiter(max int, onShed func(context.Context)) *limiter {
 	return &limiter{max: int64(max), onShed: onShed}
 }
 
-// Shed is how many calls the limiter has refused: the telemetry's tally.calls.shed reads it.
+// Shed is how many calls the limiter has refused (tally.calls.shed counts them through onShed).
 func (l *limiter) Shed() int64 { return l.shed.Load() }
+
+// RefusedWatches is how many watches the limiter of watches beside this one has refused.
+func (l *limiter) RefusedWatches() int64 {
+	if l.watches == nil {
+		return 0
+	}
+	return l.watches.Shed()
+}
 
 // InFlight is how many limited calls are in progress.
 func (l *limiter) InFlight() int64 { return l.inFlight.Load() }

@@ -187,6 +187,6 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	st := counters.Stats()
-	log.Info("shut down cleanly", "coalesced_commits", st.Commits, "coalesced_increments", st.Increments, "peak_lanes", st.PeakLanes, "shed_calls", limit.Shed())
+	log.Info("shut down cleanly", "coalesced_commits", st.Commits, "coalesced_increments", st.Increments, "peak_lanes", st.PeakLanes, "shed_calls", limit.Shed(), "refused_watches", limit.RefusedWatches())
 	return nil
 }

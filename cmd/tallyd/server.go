@@ -26,11 +26,12 @@ import (
 // through the call limiter's callback, with the reason watch_limit.
 func newGRPCServer(cfg *Config, limit *limiter, calls *openCalls, extra ...grpc.ServerOption) *grpc.Server {
 	deadline := defaultDeadline(cfg.DefaultDeadline)
+	limit.watches = newLimiter(cfg.MaxWatches, shedFor(limit.onShed, telemetry.ShedReasonWatches))
 	opts := append(limitOptions(cfg),
 		grpc.ForceServerCodecV2(service.Codec()),
 		grpc.WaitForHandlers(true),
 		grpc.ChainUnaryInterceptor(limit.unary, calls.unary, deadline.unary),
-		grpc.ChainStreamInterceptor(limit.stream, watchLimiter{newLimiter(cfg.MaxWatches, shedFor(limit.onShed, telemetry.ShedReasonWatches))}.stream, calls.stream, deadline.stream),
+		grpc.ChainStreamInterceptor(limit.stream, watchLimiter{limit.watches}.stream, calls.stream, deadline.stream),
 	)
 	return grpc.NewServer(append(opts, extra...)...)
 }
