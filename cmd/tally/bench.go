@@ -41,8 +41,9 @@ behind shows in it. A latency is exact to within 1%.
 The latency is that of the successful calls; failures, often answered at
 once, are counted by code instead. It times each attempt on its own, a retry
 from when it was sent. With --keys a row "to ack" (time_to_ack_ms in --json)
-shows, for the acknowledged increments, the time from the first attempt to
-the acknowledgement, retries and their backoff included.
+shows, for the acknowledged increments, the time from the first attempt (with
+--rate, from when it was due) to the acknowledgement, retries and their
+backoff included.
 
 A progress line on stderr shows, for each interval, the successful calls per
 second, their p99 latency and the errors. The chart (--chart) and the JSON's

@@ -526,8 +526,13 @@ func TestBenchFastFailures(t *testing.T) {
 			t.Errorf("time to ack %+v without keys", r.Increments.TimeToAck)
 		}
 		for _, s := range r.PerSecond {
-			if s.OK > 0 {
-				atLeast(t, "a second's p99", s.P99, slow)
+			switch {
+			case s.OK > 0 && s.P99 == nil:
+				t.Errorf("a second with %d successful calls has no p99", s.OK)
+			case s.OK > 0:
+				atLeast(t, "a second's p99", *s.P99, slow)
+			case s.P99 != nil:
+				t.Errorf("a second without a successful call has p99 %v ms", *s.P99)
 			}
 		}
 	})

@@ -89,6 +89,9 @@ func writeBenchChart(w io.Writer, title string, seconds []benchSecond) error {
 	for i, s := range seconds {
 		throughput[i] = float64(s.ok) / max(s.length.Seconds(), 1e-9)
 		p99[i] = float64(s.p99) / 1e6
+		if s.ok == 0 {
+			p99[i] = math.NaN() // no successful call to take a latency of: no line, rather than a dip to 0
+		}
 	}
 	for i, p := range []struct {
 		label, color string
@@ -108,6 +111,9 @@ func writeBenchChart(w io.Writer, title string, seconds []benchSecond) error {
 		}
 		var pts []string
 		for j, s := range seconds {
+			if math.IsNaN(p.values[j]) {
+				continue
+			}
 			y := round1(yOf(p.values[j]))
 			pts = append(pts, fmt.Sprintf("%g,%g %g,%g", round1(xOf(s.start)), y, round1(xOf(s.start+s.length)), y))
 		}

@@ -66,12 +66,12 @@ type latencySummary struct {
 }
 
 type secondResult struct {
-	Start      float64 `json:"t"` // seconds since the start of the run
-	Length     float64 `json:"length"`
-	OK         uint64  `json:"ok"`
-	Errors     uint64  `json:"errors"`
-	Throughput float64 `json:"throughput"`
-	P99        float64 `json:"p99_ms"` // of the successful calls
+	Start      float64  `json:"t"` // seconds since the start of the run
+	Length     float64  `json:"length"`
+	OK         uint64   `json:"ok"`
+	Errors     uint64   `json:"errors"`
+	Throughput float64  `json:"throughput"`
+	P99        *float64 `json:"p99_ms"` // of the successful calls; null in a second without one
 }
 
 func summarize(h *histogram) latencySummary {
@@ -128,8 +128,13 @@ func newBenchResult(cfg benchConfig, rec *recorder, elapsed time.Duration, secon
 		r.Skew, r.ZipfS = "zipf", cfg.zipfS
 	}
 	for _, s := range seconds {
-		r.PerSecond = append(r.PerSecond, secondResult{Start: s.start.Seconds(), Length: s.length.Seconds(),
-			OK: s.ok, Errors: s.errors, Throughput: perSecond(s.ok, s.length), P99: millis(s.p99)})
+		sr := secondResult{Start: s.start.Seconds(), Length: s.length.Seconds(),
+			OK: s.ok, Errors: s.errors, Throughput: perSecond(s.ok, s.length)}
+		if s.ok > 0 {
+			p99 := millis(s.p99)
+			sr.P99 = &p99
+		}
+		r.PerSecond = append(r.PerSecond, sr)
 	}
 	return r
 }
