@@ -3,6 +3,11 @@
 // then fdatasync). The value is the number of records; opening the log reads it and cuts off a
 // torn last record, which a crash in the middle of a write leaves behind.
 //
+// Recovery assumes what the comparison does to it, a process killed: the file then holds a
+// prefix of what was written. A power cut during a batch's write can leave a damaged record
+// before whole ones of the same unacknowledged batch; opening refuses such a log rather than
+// guess where the batch began (records carry no batch boundaries).
+//
 // Increments that arrive while a write and its fdatasync are under way wait for the next one and
 // share it (group commit), as a careful implementation lets concurrent callers share one flush
 // rather than queue for a flush each. Serve answers a line protocol on every connection of a
