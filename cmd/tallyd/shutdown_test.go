@@ -100,6 +100,11 @@ func nothingApplied(err error, reached *peer.Peer) bool {
 // still exits within its shutdown budget: the telemetry flush and the admin listener's shutdown
 // are cut short, and say so. Not parallel: the OTLP exporters read their endpoint from the
 // process's environment.
+//
+// The deadline it allows is the budget plus a generous slack, since timing is the machine's: it
+// catches a phase that is not bounded at all (a flush without a deadline fails it), not a budget
+// grown by a few seconds. That the budget's phases add up to less than Cloud Run's 10 s is
+// TestTerraformEnvMatchesFlags's check, from the constants.
 func TestShutdownWithinBudgetWhenCollectorHangs(t *testing.T) {
 	collector := silentListener(t)
 	env := map[string]string{
