@@ -1,18 +1,18 @@
 package eventlog
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"strconv"
 	"sync"
+
+	"github.com/tally-dev/tally/bench/compare/lineproto"
 )
 
-// Serve accepts connections on lis until lis is closed, and answers the requests on each, one
-// line each: "inc" appends a record and answers the value once the record is durable, "get"
-// answers the value; a failure answers "error: ...". A connection takes one request at a time;
+// Serve accepts connections on lis until lis is closed, and answers the requests on each in the
+// line protocol (package lineproto): "inc" appends a record and answers the value once the
+// record is durable. A connection takes one request at a time;
 // Adds from different connections share flushes.
 func Serve(l *Log, lis net.Listener) error {
 	var wg sync.WaitGroup
@@ -27,35 +27,17 @@ func Serve(l *Log, lis net.Listener) error {
 		}
 		wg.Go(func() {
 			defer c.Close()
-			_ = serveConn(l, c) // a broken connection ends only itself
+			_ = lineproto.Serve(logCounter{l}, c, c) // a broken connection ends only itself
 		})
 	}
 }
 
-func serveConn(l *Log, c net.Conn) error {
-	in := bufio.NewScanner(c)
-	out := bufio.NewWriter(c)
-	for in.Scan() {
-		var answer string
-		switch req := in.Text(); req {
-		case "inc":
-			if v, err := l.Add(); err != nil {
-				answer = "error: " + err.Error()
-			} else {
-				answer = strconv.FormatInt(v, 10)
-			}
-		case "get":
-			answer = strconv.FormatInt(l.Value(), 10)
-		default:
-			answer = fmt.Sprintf("error: unknown request %q", req)
-		}
-		out.WriteString(answer + "\n")
-		if err := out.Flush(); err != nil {
-			return err
-		}
-	}
-	return in.Err()
-}
+// logCounter serves a Log through the line protocol.
+type logCounter struct{ *Log }
+
+func (c logCounter) Inc() (int64, error) { return c.Add() }
+
+var _ lineproto.Counter = logCounter{}
 
 // Main is the server process: it opens the log in the file args[1], serves it on the TCP address
 // args[0] (127.0.0.1:PORT) and returns the exit code. It runs until it is killed.

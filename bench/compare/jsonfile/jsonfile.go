@@ -9,7 +9,6 @@
 package jsonfile
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,8 +16,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
+
+	"github.com/tally-dev/tally/bench/compare/lineproto"
 )
 
 // document is the file's content.
@@ -107,32 +107,18 @@ func write(path string, d document) error {
 	return dir.Sync()
 }
 
-// Serve answers the requests read from r on w, one line each, until r ends: "inc" adds 1 and
-// answers the new value, "get" answers the value; a failure answers "error: ..." .
+// Serve answers the requests read from r on w in the line protocol (package lineproto) until r
+// ends: "inc" adds 1 and answers the new value, "get" answers the value.
 func Serve(c *Counter, r io.Reader, w io.Writer) error {
-	in := bufio.NewScanner(r)
-	out := bufio.NewWriter(w)
-	for in.Scan() {
-		var answer string
-		switch req := in.Text(); req {
-		case "inc":
-			if v, err := c.Add(1); err != nil {
-				answer = "error: " + err.Error()
-			} else {
-				answer = strconv.FormatInt(v, 10)
-			}
-		case "get":
-			answer = strconv.FormatInt(c.Value(), 10)
-		default:
-			answer = fmt.Sprintf("error: unknown request %q", req)
-		}
-		out.WriteString(answer + "\n")
-		if err := out.Flush(); err != nil {
-			return err
-		}
-	}
-	return in.Err()
+	return lineproto.Serve(byOne{c}, r, w)
 }
+
+// byOne serves a Counter through the line protocol, whose increments are by 1.
+type byOne struct{ *Counter }
+
+func (c byOne) Inc() (int64, error) { return c.Add(1) }
+
+var _ lineproto.Counter = byOne{}
 
 // Main is the writer process: it serves the counter in the file args[0] on standard input and
 // output, and returns the exit code.
