@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"log/slog"
 
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
@@ -17,6 +18,10 @@ type Options struct {
 	// own maximums (shard.MaxBatchDeltas and shard.MaxBatchGet), so that an operator can cap the
 	// work one call brings; the lower of the two applies. 0 (or less) leaves the API's maximums.
 	MaxBatchNames int
+	// OnShed is called, if set, for a call refused because the server is at a limit of its own
+	// (RESOURCE_EXHAUSTED, nothing applied): a watch of one more counter than the core may
+	// watch at once.
+	OnShed func(context.Context)
 }
 
 // Server implements tally.v1.CounterService: it validates each request, calls Counters and
@@ -26,6 +31,7 @@ type Server struct {
 
 	counters Counters
 	log      *slog.Logger
+	onShed   func(context.Context) // never nil
 	// The most names a BatchIncrement and a BatchGetCounters may hold.
 	maxBatchIncrement, maxBatchGet int
 }
@@ -45,6 +51,10 @@ func New(opts Options) *Server {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.onShed = opts.OnShed
+	if s.onShed == nil {
+		s.onShed = func(context.Context) {}
 	}
 	return s
 }

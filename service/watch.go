@@ -38,6 +38,7 @@ func (s *Server) WatchCounter(req *tallyv1.WatchCounterRequest, stream grpc.Serv
 	subject := counterSubject(id)
 	w, err := watcher.Watch(ctx, id, interval)
 	if errors.Is(err, shard.ErrTooManyWatched) {
+		s.onShed(ctx)
 		return status.Errorf(codes.ResourceExhausted,
 			"%s: this server watches as many counters as it may; retry with backoff, or at another replica", validUTF8(subject))
 	}

@@ -122,6 +122,7 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 		Counters:      counters,
 		Logger:        log,
 		MaxBatchNames: cfg.MaxBatchNames,
+		OnShed:        shedFor(tel.Shed, telemetry.ShedReasonWatchedCounters),
 	}))
 	healthSrv := newHealthServer()
 	healthpb.RegisterHealthServer(gs, healthSrv)

@@ -46,3 +46,42 @@ func TestRefusedWatchIsCountedAsShed(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedWatchOfOneCounterTooManyIsCountedAsShed: with --max-watched-counters 1, a watch of a
+// second counter is refused with RESOURCE_EXHAUSTED by the sharding core's limit, and /metrics
+// counts it as shed with the reason watched_counters_limit, while more watches of the watched
+// counter are served.
+func TestRefusedWatchOfOneCounterTooManyIsCountedAsShed(t *testing.T) {
+	t.Parallel()
+	srv := startTallyd(t, "", "--max-watched-counters", "1", "--admin-addr", "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	c := dial(t, srv.addr)
+	for _, id := range []string{"first", "second"} {
+		if _, err := c.CreateCounter(ctx, &tallyv1.CreateCounterRequest{CounterId: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	watch := func(name string) error {
+		stream, err := c.WatchCounter(ctx, &tallyv1.WatchCounterRequest{Name: name})
+		if err != nil {
+			return err
+		}
+		_, err = stream.Recv() // the first update: the counter is watched from here on
+		return err
+	}
+	for i := range 2 {
+		if err := watch("counters/first"); err != nil {
+			t.Fatalf("watch %d of the watched counter: %v", i+1, err)
+		}
+	}
+	if err := watch("counters/second"); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("a watch of a second counter: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	metrics := scrape(t, srv.admin)
+	for reason, want := range map[string]float64{"watched_counters_limit": 1, "watch_limit": 0, "concurrency_limit": 0} {
+		if got := counterValue(metrics, "tally_calls_shed_total", map[string]string{"reason": reason}); got != want {
+			t.Errorf(`tally_calls_shed_total{reason=%q} = %v, want %v`, reason, got, want)
+		}
+	}
+}

@@ -75,6 +75,9 @@ const (
 	// ShedReasonWatches is the reason of a WatchCounter refused because the server had its limit
 	// of watches open.
 	ShedReasonWatches = "watch_limit"
+	// ShedReasonWatchedCounters is the reason of a WatchCounter refused because the server
+	// watched as many distinct counters as it may (--max-watched-counters).
+	ShedReasonWatchedCounters = "watched_counters_limit"
 )
 
 // shedReasonKey is the context key of WithShedReason.
