@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -214,19 +211,7 @@ func TestMetricsScrapedFromTallyd(t *testing.T) {
 	if _, err := c.Increment(t.Context(), &tallyv1.IncrementRequest{Name: "counters/scraped", Delta: 1, IdempotencyKey: "0"}); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get("http://" + srv.admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/metrics: %s", resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	families := scrape(t, srv.admin)
 	sum := func(name string) float64 {
 		f, ok := families[name]
 		if !ok {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/tally-dev/tally/internal/testload"
 	"github.com/tally-dev/tally/internal/testlog"
+	"github.com/tally-dev/tally/internal/testnet"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 )
 
@@ -106,7 +106,7 @@ func nothingApplied(err error, reached *peer.Peer) bool {
 // grown by a few seconds. That the budget's phases add up to less than Cloud Run's 10 s is
 // TestTerraformEnvMatchesFlags's check, from the constants.
 func TestShutdownWithinBudgetWhenCollectorHangs(t *testing.T) {
-	collector := silentListener(t)
+	collector := testnet.SilentListener(t)
 	env := map[string]string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + collector.Addr().String(),
 		// Nothing is exported before the shutdown's flush, which must then send it all.
@@ -157,36 +157,4 @@ func TestShutdownWithinBudgetWhenCollectorHangs(t *testing.T) {
 			t.Errorf("the log lacks %q:\n%s", want, logs.String())
 		}
 	}
-}
-
-// silentListener accepts connections and never reads or writes on them, as a collector that
-// hangs does; they are closed when the test ends.
-func silentListener(t *testing.T) net.Listener {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = lis.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return lis
 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tally-dev/tally/internal/testproc"
+	"github.com/tally-dev/tally/internal/testnet"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 	"github.com/tally-dev/tally/terraform"
 )
@@ -115,7 +115,7 @@ func TestTallydRunsAsOnCloudRun(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			if tt.silentCollector {
-				tt.vars = map[string]string{"otlp_endpoint": `"http://` + silentListener(t) + `"`}
+				tt.vars = map[string]string{"otlp_endpoint": `"http://` + testnet.SilentListener(t).Addr().String() + `"`}
 			}
 			port := freePort(t)
 			env := cloudRunEnv(t, tt.vars, port, filepath.Join(t.TempDir(), "data"))
@@ -190,36 +190,4 @@ func TestTallydRunsAsOnCloudRun(t *testing.T) {
 			}
 		})
 	}
-}
-
-// silentListener accepts connections on a loopback address and never reads or writes on them,
-// as a collector that hangs does; they are closed when the test ends.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = lis.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return lis.Addr().String()
 }
