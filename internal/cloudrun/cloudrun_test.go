@@ -21,8 +21,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/tally-dev/tally/internal/testproc"
 	"github.com/tally-dev/tally/internal/testnet"
+	"github.com/tally-dev/tally/internal/testproc"
 	tallyv1 "github.com/tally-dev/tally/proto/tally/v1"
 	"github.com/tally-dev/tally/terraform"
 )
